@@ -1,0 +1,1 @@
+"""Camera placement check and action-axis calibration for a new robot cell."""
