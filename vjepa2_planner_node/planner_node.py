@@ -1,0 +1,325 @@
+"""planner_node: receding-horizon CEM towards goal images, one EE delta per step.
+
+Serves ``/planner/plan_to_goal`` (vjepa2_interfaces/action/PlanToGoal) with per-step
+feedback, sends each delta to the bridge's ``/franka/execute_delta`` (ExecuteDelta
+action) and waits for it, re-plans from the next camera frame; stops on the energy
+threshold, step budget, cancel (also ``/planner/stop``, std_srvs/Trigger) or a fault;
+holds (sends nothing, status ``holding``) while camera/state are stale and resumes when
+they return. Publishes ``/planner/status`` (PlannerStatus) and the planned EE motion as
+``/planner/planned_motion`` (visualization_msgs/MarkerArray).
+
+The process also hosts world_model_node (``world_model``) sharing one WorldModelCore,
+so a planning step never crosses a process boundary: the ROS work per step is one
+image decode, one action round trip and a few small messages.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+
+import numpy as np
+import rclpy
+import torch
+from geometry_msgs.msg import Point
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.node import Node
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+from visualization_msgs.msg import Marker, MarkerArray
+
+from vjepa2_planner_node.cem_glue import CEMSettings, make_planner
+from vjepa2_planner_node.goal_library import GoalLibrary
+from vjepa2_planner_node.image_codec import image_msg_to_rgb8
+from vjepa2_planner_node.params import ParamError, check_positive
+from vjepa2_planner_node.planner_logic import (
+    EXECUTING,
+    HOLDING,
+    IDLE,
+    ExecResult,
+    GoalRun,
+    Observation,
+    StepReport,
+    expand_budgets,
+    run_goals,
+)
+from vjepa2_planner_node.ros_common import LATCHED_QOS, array_to_ee_delta, declare
+from vjepa2_planner_node.ros_env import require_interfaces
+from vjepa2_planner_node.world_model_core import WorldModelCore
+from vjepa2_planner_node.world_model_node import WorldModelNode, run_nodes
+
+PLANNER_PARAMS = {
+    "goals_dir": "goals",
+    "step_budget": 10,
+    "energy_threshold": 0.0,
+    "horizon": 1,
+    "samples": 64,
+    "iterations": 3,
+    "elites": 8,
+    "maxnorm": 0.05,
+    "seed": 0,
+    "execute_action": "/franka/execute_delta",
+    "execute_timeout_s": 30.0,
+    "hold_timeout_s": 0.0,  # 0 = hold until inputs return or cancel
+    "base_frame": "fr3_link0",
+    "active_goal_name_topic": "/goals/active_name",
+}
+
+
+class PlannerNode(Node):
+    """PlanToGoal action server over planner_logic.run_goals."""
+
+    def __init__(self, core: WorldModelCore, name: str = "planner", **kwargs) -> None:
+        super().__init__(name, **kwargs)
+        require_interfaces()
+        from vjepa2_interfaces.action import ExecuteDelta, PlanToGoal
+        from vjepa2_interfaces.msg import PlannerStatus
+
+        self._PlanToGoal, self._ExecuteDelta, self._Status = PlanToGoal, ExecuteDelta, PlannerStatus
+        p = declare(self, PLANNER_PARAMS)
+        self.p = p
+        for k in ("step_budget", "horizon", "samples", "iterations", "elites"):
+            if int(p[k]) <= 0:
+                raise ParamError(k, f"must be a positive integer, got {p[k]}")
+        if int(p["elites"]) > int(p["samples"]):
+            raise ParamError("elites", f"{p['elites']} > samples {p['samples']}")
+        check_positive(p["maxnorm"], "maxnorm")
+        check_positive(p["execute_timeout_s"], "execute_timeout_s")
+        self.core = core
+        self.library = GoalLibrary(p["goals_dir"])
+        self.cem = CEMSettings(horizon=int(p["horizon"]), samples=int(p["samples"]),
+                               iterations=int(p["iterations"]), elites=int(p["elites"]),
+                               maxnorm=float(p["maxnorm"]), seed=int(p["seed"]))
+        self._goal_mtimes: dict[str, float] = {}
+        self._active_name = ""
+        self._stop = threading.Event()
+        self._busy = threading.Lock()
+        self._last_exec_done = -math.inf
+        self.status_pub = self.create_publisher(PlannerStatus, "~/status", 10)
+        self.motion_pub = self.create_publisher(MarkerArray, "~/planned_motion", 1)
+        self.create_subscription(String, p["active_goal_name_topic"], self._on_active_name,
+                                 LATCHED_QOS)
+        io_group = ReentrantCallbackGroup()
+        self.exec_client = ActionClient(self, ExecuteDelta, p["execute_action"],
+                                        callback_group=io_group)
+        self.server = ActionServer(
+            self, PlanToGoal, "~/plan_to_goal", execute_callback=self._execute,
+            goal_callback=self._on_goal, cancel_callback=lambda _g: CancelResponse.ACCEPT,
+            callback_group=ReentrantCallbackGroup())
+        self.create_service(Trigger, "~/stop", self._on_stop,
+                            callback_group=MutuallyExclusiveCallbackGroup())
+        self._publish_status(StepReport(0, 0, "", IDLE, message="ready"))
+
+    # -- small callbacks -------------------------------------------------------------
+    def _on_active_name(self, msg: String) -> None:
+        self._active_name = msg.data
+
+    def _on_stop(self, _req, res):  # noqa: ANN001
+        self._stop.set()
+        res.success, res.message = True, "stop requested"
+        return res
+
+    def _on_goal(self, _goal) -> GoalResponse:  # noqa: ANN001
+        if self._busy.locked():
+            self.get_logger().warning("rejecting PlanToGoal: already planning")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    # -- goals -----------------------------------------------------------------------
+    def _library_goal(self, name: str) -> torch.Tensor:
+        path = self.library.path(name)
+        mtime = path.stat().st_mtime if path.is_file() else None
+        if mtime is None:
+            raise KeyError(f"no goal named {name!r} in {self.library.root}")
+        if self._goal_mtimes.get(name) != mtime or name not in self.core.goals:
+            self.core.set_goal(name, self.library.load(name))
+            self._goal_mtimes[name] = mtime
+        return self.core.goal(name)
+
+    def _resolve_goals(self, req) -> list[tuple[str, torch.Tensor]]:  # noqa: ANN001
+        goals = []
+        if len(req.goal_images):
+            for i, img in enumerate(req.goal_images):
+                label = req.goal_names[i] if i < len(req.goal_names) else f"image{i}"
+                z = self.core.set_goal(f"request:{label}", image_msg_to_rgb8(img))
+                goals.append((label, z))
+        elif len(req.goal_names):
+            goals = [(n, self._library_goal(n)) for n in req.goal_names]
+        elif self._active_name:
+            goals = [(self._active_name, self._library_goal(self._active_name))]
+        elif "__active__" in self.core.goals:
+            goals = [("active", self.core.goal("__active__"))]
+        else:
+            raise ValueError("no goal given and no active goal set")
+        return goals
+
+    # -- the action ------------------------------------------------------------------
+    def _execute(self, goal_handle):  # noqa: ANN001
+        result = self._PlanToGoal.Result()
+        if not self._busy.acquire(blocking=False):
+            goal_handle.abort()
+            result.message = "already planning"
+            return result
+        try:
+            self._stop.clear()
+            req = goal_handle.request
+            try:
+                goals = self._resolve_goals(req)
+                budgets = expand_budgets(len(goals), list(req.step_budgets),
+                                         int(self.p["step_budget"]))
+            except (ValueError, KeyError) as e:
+                goal_handle.abort()
+                result.message = f"bad goal request: {e}"
+                self._publish_status(StepReport(0, 0, "", "failed", message=result.message))
+                return result
+            threshold = req.energy_threshold if req.energy_threshold > 0 else float(
+                self.p["energy_threshold"])
+            self._request_ctx = (len(goals), sum(budgets))
+
+            def cancelled() -> bool:
+                return goal_handle.is_cancel_requested or self._stop.is_set()
+
+            def report(r: StepReport) -> None:
+                self._publish_status(r)
+                if r.state == "step_done":
+                    fb = self._PlanToGoal.Feedback(
+                        step=r.step, goal_index=r.goal_index, goal_name=r.goal_name,
+                        energy=float(r.energy), plan_ms=r.plan_ms, execute_ms=r.execute_ms,
+                        step_ms=r.step_ms)
+                    fb.action = array_to_ee_delta(r.action, self.p["base_frame"])
+                    goal_handle.publish_feedback(fb)
+
+            hold_timeout = float(self.p["hold_timeout_s"])
+            run = GoalRun(
+                observe=self._observe,
+                observed_energy=lambda obs, zg: self.core.observed_energy(obs.z, zg),
+                plan=make_planner(self.core, self.cem),
+                execute=lambda a: self._execute_delta(a, cancelled),
+                cancelled=cancelled, report=report,
+                hold_timeout_s=hold_timeout if hold_timeout > 0 else math.inf)
+            out = run_goals(run, goals, budgets, threshold)
+            result.success, result.final_energy = out.success, float(out.final_energy)
+            result.steps, result.goals_reached, result.message = (
+                out.steps, out.goals_reached, out.message)
+            if out.state == "canceled" and goal_handle.is_cancel_requested:
+                goal_handle.canceled()
+            elif out.success:
+                goal_handle.succeed()
+            else:
+                goal_handle.abort()
+            return result
+        finally:
+            self._busy.release()
+
+    def _observe(self, after_seq: int) -> Observation | str:
+        """A frame received after the last executed motion, or why there is none."""
+        deadline = time.monotonic() + self.core.obs.stale_after
+        while True:
+            health = self.core.obs.health()
+            if not health.ok:
+                return health.reason
+            frame, state = self.core.obs.latest()
+            if frame.seq > after_seq and frame.received >= self._last_exec_done:
+                return Observation(self.core.encode_frame(frame), state, frame.seq)
+            if time.monotonic() > deadline:
+                return "camera stale: no new frame after the last motion"
+            time.sleep(0.005)
+
+    def _execute_delta(self, action: np.ndarray, cancelled) -> ExecResult:  # noqa: ANN001
+        goal = self._ExecuteDelta.Goal(
+            delta=array_to_ee_delta(action, self.p["base_frame"],
+                                    self.get_clock().now().to_msg()),
+            timeout=float(self.p["execute_timeout_s"]))
+        if not self.exec_client.wait_for_server(timeout_sec=2.0):
+            return ExecResult(False, f"no ExecuteDelta server at {self.p['execute_action']}")
+        try:
+            handle = self._wait(self.exec_client.send_goal_async(goal), 5.0, cancelled)
+            if handle is None or not handle.accepted:
+                return ExecResult(False, "bridge rejected the delta")
+            res_future = handle.get_result_async()
+            deadline = time.monotonic() + float(self.p["execute_timeout_s"])
+            while not res_future.done():
+                if cancelled():
+                    self._wait(handle.cancel_goal_async(), 2.0, lambda: False)
+                    return ExecResult(False, "canceled during motion")
+                if time.monotonic() > deadline:
+                    handle.cancel_goal_async()
+                    return ExecResult(False, "bridge timed out")
+                time.sleep(0.002)
+            r = res_future.result().result
+            return ExecResult(bool(r.success), r.message, bool(r.clamped),
+                              np.asarray(r.state) if len(r.state) else None)
+        finally:
+            self._last_exec_done = time.monotonic()
+
+    @staticmethod
+    def _wait(future, timeout: float, cancelled):  # noqa: ANN001, ANN205
+        deadline = time.monotonic() + timeout
+        while not future.done():
+            if time.monotonic() > deadline or cancelled():
+                return None
+            time.sleep(0.001)
+        return future.result()
+
+    # -- outputs ---------------------------------------------------------------------
+    def _publish_status(self, r: StepReport) -> None:
+        n_goals, budget = getattr(self, "_request_ctx", (0, 0))
+        msg = self._Status(
+            state="executing" if r.state == "step_done" else r.state, step=r.step,
+            step_budget=budget, goal_index=r.goal_index, num_goals=n_goals,
+            goal_name=r.goal_name,
+            energy=float(r.energy if not math.isnan(r.energy) else r.observed_energy),
+            plan_ms=float(r.plan_ms), execute_ms=float(r.execute_ms), step_ms=float(r.step_ms),
+            message=r.message)
+        if r.state == "step_done":
+            msg.state = "executing"
+            msg.ros_overhead_ms = float(r.step_ms - r.plan_ms - r.execute_ms)
+        else:
+            msg.ros_overhead_ms = math.nan
+        if r.state == HOLDING:
+            self.get_logger().warning(f"holding: {r.message}", throttle_duration_sec=2.0)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.status_pub.publish(msg)
+        if r.state == EXECUTING and r.planned is not None:
+            self._publish_motion(r.planned)
+
+    def _publish_motion(self, actions: np.ndarray) -> None:
+        _, state = self.core.obs.latest()
+        if state is None:
+            return
+        pts = state[:3] + np.concatenate([np.zeros((1, 3)), np.cumsum(actions[:, :3], 0)])
+        m = Marker(ns="planned_ee", id=0, type=Marker.LINE_STRIP, action=Marker.ADD)
+        m.header.frame_id = self.p["base_frame"]
+        m.header.stamp = self.get_clock().now().to_msg()
+        m.scale.x = 0.005
+        m.color.r, m.color.g, m.color.b, m.color.a = 0.1, 0.8, 0.2, 1.0
+        m.pose.orientation.w = 1.0
+        m.points = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in pts]
+        tip = Marker(ns="planned_ee", id=1, type=Marker.SPHERE, action=Marker.ADD)
+        tip.header = m.header
+        tip.pose.position = m.points[-1]
+        tip.pose.orientation.w = 1.0
+        tip.scale.x = tip.scale.y = tip.scale.z = 0.02
+        tip.color = m.color
+        self.motion_pub.publish(MarkerArray(markers=[m, tip]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """planner_node process: world_model + planner nodes sharing one model."""
+    rclpy.init(args=sys.argv if argv is None else ["planner_node", *argv])
+    try:
+        wm = WorldModelNode()
+        planner = PlannerNode(wm.core)
+    except ParamError as e:
+        print(f"planner_node: {e}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    run_nodes([wm, planner])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Small ROS helpers shared by the nodes: message <-> numpy, param declaration, topic checks."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from vjepa2_planner_node.params import ParamError
+from vjepa2_planner_node.ros_env import ensure_ros_env
+
+ensure_ros_env()
+
+from rclpy.node import Node  # noqa: E402
+from rclpy.qos import (  # noqa: E402
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+)
+
+# Camera: keep only the newest frame; reliable so the sim/replay frames are not dropped.
+CAMERA_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                        reliability=ReliabilityPolicy.RELIABLE)
+LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+DELTA_FIELDS = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper")
+
+
+def ee_delta_to_array(msg: Any) -> np.ndarray:
+    return np.array([getattr(msg, f) for f in DELTA_FIELDS], dtype=np.float64)
+
+
+def array_to_ee_delta(a: np.ndarray, frame_id: str = "", stamp: Any = None) -> Any:
+    from vjepa2_interfaces.msg import EEDelta
+
+    a = np.asarray(a, dtype=np.float64).reshape(-1)
+    if a.shape != (7,):
+        raise ValueError(f"EE delta must have 7 values, got {a.shape}")
+    msg = EEDelta(**{f: float(v) for f, v in zip(DELTA_FIELDS, a, strict=True)})
+    msg.header.frame_id = frame_id
+    if stamp is not None:
+        msg.header.stamp = stamp
+    return msg
+
+
+def stamp_to_sec(stamp: Any) -> float:
+    return float(stamp.sec) + float(stamp.nanosec) * 1e-9
+
+
+def declare(node: Node, params: dict[str, Any]) -> dict[str, Any]:
+    """Declare parameters with defaults and return their values as a dict."""
+    out = {}
+    for name, default in params.items():
+        node.declare_parameter(name, default)
+        out[name] = node.get_parameter(name).value
+    return out
+
+
+def check_topic_type(
+    node: Node, topic: str, expected: str, param: str, wait_s: float = 0.5
+) -> None:
+    """ParamError if ``topic`` exists in the graph with a type other than ``expected``.
+
+    ``expected`` like 'sensor_msgs/msg/Image'. Waits up to ``wait_s`` for discovery; a
+    topic nobody publishes yet is accepted (the stale-input watchdog reports it later).
+    """
+    resolved = node.resolve_topic_name(topic)
+    deadline = time.monotonic() + wait_s
+    while True:
+        types = dict(node.get_topic_names_and_types()).get(resolved)
+        if types:
+            break
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
+    others = [t for t in types if t != expected]
+    if expected not in types:
+        raise ParamError(param, f"topic {resolved} has type {others}, expected {expected}")

@@ -1,0 +1,230 @@
+"""The world model as the nodes use it: latest observation, encodes, goal cache, energies.
+
+Plain logic (no ROS): world_model_node and planner_node are thin wrappers over it, and
+when they run in one process they share one ``WorldModelCore`` (one copy of the weights).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vjepa2_planner_node.params import ParamError, check_checkpoint
+
+
+def load_encoder_and_predictor(checkpoint: str | Path, device: str) -> tuple[torch.nn.Module, ...]:
+    """Load (encoder, ac_predictor) from a checkpoint dir of own-format .safetensors files.
+
+    The directory holds one encoder file and one AC-predictor file (``save_model`` format,
+    the kind is read from each file's metadata); a single file may hold either. ValueError
+    naming the ``checkpoint`` parameter when one of the two is missing.
+    """
+    from vjepa2_world_model.checkpoints import load_model
+    from vjepa2_world_model.models.ac_predictor import ACPredictor
+    from vjepa2_world_model.models.vit_encoder import VisionTransformer
+
+    path = check_checkpoint(str(checkpoint))
+    files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]
+    encoder = predictor = None
+    for f in files:
+        model = load_model(str(f))
+        if isinstance(model, VisionTransformer) and encoder is None:
+            encoder = model
+        elif isinstance(model, ACPredictor) and predictor is None:
+            predictor = model
+    if encoder is None or predictor is None:
+        missing = "encoder" if encoder is None else "ac_predictor"
+        raise ParamError("checkpoint", f"{path} holds no {missing} (.safetensors, save_model)")
+    return encoder.to(device).eval(), predictor.to(device).eval()
+
+
+def _apply_action(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    """Next 7-D state (pose.apply_action; additive stand-in until pose.py exists)."""
+    try:
+        from vjepa2_world_model.pose import apply_action
+    except ImportError:
+        out = state + action
+        out[..., 6] = out[..., 6].clamp(0.0, 1.0)
+        return out
+    return apply_action(state, action)
+
+
+@dataclass
+class Frame:
+    """One camera frame as received."""
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    seq: int
+    stamp: float  # header stamp, s
+    received: float  # time.monotonic() at receipt
+
+
+@dataclass
+class InputHealth:
+    ok: bool
+    reason: str = ""
+    frame_age: float = float("inf")
+    state_age: float = float("inf")
+
+
+@dataclass
+class ObservationBuffer:
+    """Latest camera frame + 7-D state with a stale-input watchdog (thread safe)."""
+
+    stale_after: float = 1.0
+    clock: Callable[[], float] = time.monotonic
+    frame: Frame | None = None
+    state: np.ndarray | None = None
+    state_received: float = -float("inf")
+    faults: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _seq: int = 0
+
+    def put_frame(self, image: np.ndarray, stamp: float = 0.0) -> Frame:
+        with self._lock:
+            self._seq += 1
+            self.frame = Frame(image, self._seq, stamp, self.clock())
+            return self.frame
+
+    def put_state(self, state: np.ndarray) -> None:
+        state = np.asarray(state, dtype=np.float64).reshape(-1)
+        if state.shape != (7,) or not np.all(np.isfinite(state)):
+            raise ValueError(f"robot state must be 7 finite values, got {state.tolist()}")
+        with self._lock:
+            self.state = state
+            self.state_received = self.clock()
+
+    def report_fault(self, message: str) -> None:
+        with self._lock:
+            self.faults.append(message)
+            del self.faults[:-20]
+
+    def latest(self) -> tuple[Frame | None, np.ndarray | None]:
+        with self._lock:
+            return self.frame, None if self.state is None else self.state.copy()
+
+    def health(self) -> InputHealth:
+        now = self.clock()
+        with self._lock:
+            frame_age = now - self.frame.received if self.frame else float("inf")
+            state_age = now - self.state_received
+            last_fault = self.faults[-1] if self.faults else ""
+        if self.frame is None:
+            reason = "no camera frame received yet"
+        elif frame_age > self.stale_after:
+            reason = f"camera stale: last frame {frame_age:.2f} s ago"
+        elif self.state is None:
+            reason = "no robot state received yet"
+        elif state_age > self.stale_after:
+            reason = f"robot state stale: last state {state_age:.2f} s ago"
+        else:
+            return InputHealth(True, "", frame_age, state_age)
+        if last_fault:
+            reason += f" (last fault: {last_fault})"
+        return InputHealth(False, reason, frame_age, state_age)
+
+
+class WorldModelCore:
+    """Encoder + AC predictor with an encode cache for the latest frame and goal images."""
+
+    def __init__(
+        self,
+        encoder: torch.nn.Module,
+        predictor: torch.nn.Module,
+        device: str = "cpu",
+        stale_after: float = 1.0,
+    ) -> None:
+        self.encoder = encoder
+        self.predictor = predictor
+        self.device = torch.device(device)
+        self.obs = ObservationBuffer(stale_after=stale_after)
+        self.goals: dict[str, torch.Tensor] = {}
+        self._frame_cache: tuple[int, torch.Tensor] | None = None
+        self._lock = threading.RLock()  # one model call at a time
+        self.encode_ms = float("nan")
+        self.predict_ms = float("nan")
+
+    @classmethod
+    def from_checkpoint(
+        cls, checkpoint: str | Path, device: str = "cpu", stale_after: float = 1.0
+    ) -> WorldModelCore:
+        encoder, predictor = load_encoder_and_predictor(checkpoint, device)
+        return cls(encoder, predictor, device, stale_after)
+
+    # -- encoding -----------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, image_rgb: np.ndarray) -> torch.Tensor:
+        """(H, W, 3) uint8 RGB -> layer-normed features (N, E) on the model device."""
+        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+            raise ValueError(f"image must be (H, W, 3) RGB, got shape {image_rgb.shape}")
+        with self._lock:
+            t0 = time.perf_counter()
+            x = torch.from_numpy(np.ascontiguousarray(image_rgb)).to(self.device)[None]
+            z = self.encoder.encode_images(x)[0]
+            z = F.layer_norm(z.float(), (z.shape[-1],))
+            self.encode_ms = (time.perf_counter() - t0) * 1e3
+        return z
+
+    def encode_frame(self, frame: Frame) -> torch.Tensor:
+        """Encode a buffered frame once (cached by its sequence number)."""
+        with self._lock:
+            if self._frame_cache is not None and self._frame_cache[0] == frame.seq:
+                return self._frame_cache[1]
+            z = self.encode(frame.image)
+            self._frame_cache = (frame.seq, z)
+            return z
+
+    def set_goal(self, name: str, image_rgb: np.ndarray) -> torch.Tensor:
+        """Encode a goal image and cache it under ``name`` (re-encodes if given again)."""
+        z = self.encode(image_rgb)
+        with self._lock:
+            self.goals[name] = z
+        return z
+
+    def goal(self, name: str) -> torch.Tensor:
+        try:
+            return self.goals[name]
+        except KeyError:
+            raise KeyError(f"goal {name!r} is not encoded (known: {sorted(self.goals)})") from None
+
+    # -- energies -----------------------------------------------------------------
+    @staticmethod
+    def observed_energy(z_obs: torch.Tensor, z_goal: torch.Tensor) -> float:
+        """Mean L1 between layer-normed observation and goal features."""
+        return float((z_obs - z_goal).abs().mean())
+
+    @torch.no_grad()
+    def energies(
+        self, z_obs: torch.Tensor, state: np.ndarray, actions: torch.Tensor, z_goal: torch.Tensor
+    ) -> torch.Tensor:
+        """Energies (S,) of action sequences (S, H, 7) rolled out from (z_obs, state).
+
+        One batched predictor rollout (KV cache, H steps) for all S samples; energy =
+        mean L1 between the layer-normed last prediction and the goal features.
+        """
+        if actions.ndim != 3 or actions.shape[-1] != 7:
+            raise ValueError(f"actions must be (S, H, 7), got {tuple(actions.shape)}")
+        with self._lock:
+            t0 = time.perf_counter()
+            s_count, horizon, _ = actions.shape
+            actions = actions.to(self.device, torch.float32)
+            z = z_obs[None].expand(s_count, -1, -1).contiguous()
+            s = torch.as_tensor(state, dtype=torch.float32, device=self.device)
+            s = s[None].expand(s_count, -1).contiguous()
+            cache = self.predictor.new_cache()
+            zhat = z
+            for t in range(horizon):
+                zhat = self.predictor.step(z, actions[:, t], s, cache)
+                zhat = F.layer_norm(zhat.float(), (zhat.shape[-1],))
+                z = zhat
+                s = _apply_action(s, actions[:, t])
+            e = (zhat - z_goal[None]).abs().mean(dim=(1, 2))
+            self.predict_ms = (time.perf_counter() - t0) * 1e3
+        return e

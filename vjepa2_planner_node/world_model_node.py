@@ -1,0 +1,199 @@
+"""world_model_node: V-JEPA 2-AC encoder + predictor behind ROS.
+
+Subscribes the camera Image and the 7-D EE state, keeps the latest observation with a
+stale-input watchdog, encodes goal images once (cache, incl. the latched active goal),
+serves batched energy evaluation (``EvaluateEnergy``: all samples in one call) and
+publishes diagnostics (encode/predict ms, input ages).
+
+Parameters: checkpoint, device (auto|cpu|cuda|cuda:N), camera_topic, state_topic,
+stale_after_s, diagnostics_period_s, active_goal_topic, active_goal_name_topic.
+
+Normally hosted in the planner_node process (sharing one WorldModelCore with the
+planner, so planning never crosses a process boundary); ``main`` runs it alone.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import rclpy  # noqa: E402  (ros_common ran ensure_ros_env)
+import torch
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import Float64MultiArray, String  # noqa: E402
+
+from vjepa2_planner_node.image_codec import image_msg_to_rgb8
+from vjepa2_planner_node.params import ParamError, check_positive, check_topic, resolve_device
+from vjepa2_planner_node.ros_common import (
+    CAMERA_QOS,
+    LATCHED_QOS,
+    check_topic_type,
+    declare,
+    stamp_to_sec,
+)
+from vjepa2_planner_node.world_model_core import WorldModelCore
+
+WORLD_MODEL_PARAMS = {
+    "checkpoint": "",
+    "device": "auto",
+    "camera_topic": "/camera/image_raw",
+    "state_topic": "/franka/ee_state",
+    "stale_after_s": 1.0,
+    "diagnostics_period_s": 1.0,
+    "active_goal_topic": "/goals/active_image",
+    "active_goal_name_topic": "/goals/active_name",
+}
+
+
+class WorldModelNode(Node):
+    """Thin ROS wrapper over a WorldModelCore (created from params unless given)."""
+
+    def __init__(self, core: WorldModelCore | None = None, name: str = "world_model",
+                 **kwargs) -> None:
+        super().__init__(name, **kwargs)
+        p = declare(self, WORLD_MODEL_PARAMS)
+        self.p = p
+        check_topic(p["camera_topic"], "camera_topic")
+        check_topic(p["state_topic"], "state_topic")
+        stale = check_positive(p["stale_after_s"], "stale_after_s")
+        if core is None:
+            device = resolve_device(p["device"])
+            core = WorldModelCore.from_checkpoint(p["checkpoint"], device, stale)
+            self.get_logger().info(f"loaded {p['checkpoint']} on {device}")
+        self.core = core
+        self.core.obs.stale_after = stale
+        check_topic_type(self, p["camera_topic"], "sensor_msgs/msg/Image", "camera_topic")
+        check_topic_type(self, p["state_topic"], "std_msgs/msg/Float64MultiArray", "state_topic")
+        self.active_goal: str = ""
+        self.frames_received = 0
+        self.frames_rejected = 0
+        group = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Image, p["camera_topic"], self._on_image, CAMERA_QOS,
+                                 callback_group=group)
+        self.create_subscription(Float64MultiArray, p["state_topic"], self._on_state, 10,
+                                 callback_group=group)
+        self.create_subscription(Image, p["active_goal_topic"], self._on_active_goal,
+                                 LATCHED_QOS, callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_subscription(String, p["active_goal_name_topic"],
+                                 self._on_active_name, LATCHED_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(float(p["diagnostics_period_s"]), self._publish_diagnostics)
+        self._serve_energy()
+
+    # -- inputs ---------------------------------------------------------------------
+    def _on_image(self, msg: Image) -> None:
+        try:
+            rgb = image_msg_to_rgb8(msg)
+        except ValueError as e:
+            self.frames_rejected += 1
+            self.core.obs.report_fault(f"malformed camera frame: {e}")
+            self.get_logger().warning(f"rejected camera frame: {e}", throttle_duration_sec=1.0)
+            return
+        self.frames_received += 1
+        self.core.obs.put_frame(rgb, stamp_to_sec(msg.header.stamp))
+
+    def _on_state(self, msg: Float64MultiArray) -> None:
+        try:
+            self.core.obs.put_state(np.asarray(msg.data))
+        except ValueError as e:
+            self.core.obs.report_fault(f"bad robot state: {e}")
+
+    def _on_active_name(self, msg: String) -> None:
+        self.active_goal = msg.data
+
+    def _on_active_goal(self, msg: Image) -> None:
+        try:
+            self.core.set_goal("__active__", image_msg_to_rgb8(msg))
+        except ValueError as e:
+            self.get_logger().error(f"active goal image rejected: {e}")
+
+    # -- services --------------------------------------------------------------------
+    def _serve_energy(self) -> None:
+        try:
+            from vjepa2_interfaces.srv import EvaluateEnergy
+        except ImportError:
+            self.get_logger().warning("vjepa2_interfaces missing: no evaluate_energy service")
+            return
+        self.create_service(EvaluateEnergy, "~/evaluate_energy", self._evaluate_energy,
+                            callback_group=MutuallyExclusiveCallbackGroup())
+
+    def _evaluate_energy(self, req, res):  # noqa: ANN001
+        try:
+            n, h = int(req.num_samples), int(req.horizon)
+            acts = np.asarray(req.actions, dtype=np.float32)
+            if n <= 0 or h <= 0 or acts.size != n * h * 7:
+                raise ValueError(f"actions has {acts.size} values, expected {n}*{h}*7")
+            health = self.core.obs.health()
+            if not health.ok:
+                raise ValueError(health.reason)
+            frame, state = self.core.obs.latest()
+            z_goal = self.core.goal(req.goal_name or "__active__")
+            z = self.core.encode_frame(frame)
+            e = self.core.energies(z, state, torch.from_numpy(acts.reshape(n, h, 7)), z_goal)
+            res.energies = e.double().cpu().tolist()
+            res.predict_ms = self.core.predict_ms
+            res.success = True
+        except (ValueError, KeyError) as e:
+            res.success, res.message = False, str(e)
+        return res
+
+    # -- diagnostics -----------------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        h = self.core.obs.health()
+        st = DiagnosticStatus(name="vjepa2/world_model", hardware_id=str(self.core.device))
+        st.level = DiagnosticStatus.OK if h.ok else DiagnosticStatus.WARN
+        st.message = "ok" if h.ok else h.reason
+
+        def kv(k: str, v: float | int | str) -> KeyValue:
+            return KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v))
+
+        st.values = [
+            kv("encode_ms", self.core.encode_ms), kv("predict_ms", self.core.predict_ms),
+            kv("frame_age_s", h.frame_age if math.isfinite(h.frame_age) else -1.0),
+            kv("state_age_s", h.state_age if math.isfinite(h.state_age) else -1.0),
+            kv("frames_received", self.frames_received),
+            kv("frames_rejected", self.frames_rejected),
+            kv("cached_goals", ",".join(sorted(self.core.goals))),
+        ]
+        arr = DiagnosticArray(status=[st])
+        arr.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(arr)
+
+
+def run_nodes(nodes: list[Node]) -> None:
+    """Spin nodes in one MultiThreadedExecutor until shutdown / Ctrl-C."""
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+    ex = MultiThreadedExecutor(num_threads=4)
+    for n in nodes:
+        ex.add_node(n)
+    try:
+        ex.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        for n in nodes:
+            n.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    rclpy.init(args=sys.argv if argv is None else ["world_model_node", *argv])
+    try:
+        node = WorldModelNode()
+    except ParamError as e:
+        print(f"world_model_node: {e}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    run_nodes([node])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
