@@ -5,8 +5,9 @@ feedback, sends each delta to the bridge's ``/franka/execute_delta`` (ExecuteDel
 action) and waits for it, re-plans from the next camera frame; stops on the energy
 threshold, step budget, cancel (also ``/planner/stop``, std_srvs/Trigger) or a fault;
 holds (sends nothing, status ``holding``) while camera/state are stale and resumes when
-they return. Publishes ``/planner/status`` (PlannerStatus) and the planned EE motion as
-``/planner/planned_motion`` (visualization_msgs/MarkerArray).
+they return. Publishes ``/planner/status`` (PlannerStatus), the planned EE motion and a
+status text on ``/planner/planned_motion`` (visualization_msgs/MarkerArray) and every
+commanded delta on ``/planner/ee_delta`` (EEDelta, so bags hold the commands).
 
 The process also hosts world_model_node (``world_model``) sharing one WorldModelCore,
 so a planning step never crosses a process boundary: the ROS work per step is one
@@ -100,6 +101,9 @@ class PlannerNode(Node):
         self._last_exec_done = -math.inf
         self.status_pub = self.create_publisher(PlannerStatus, "~/status", 10)
         self.motion_pub = self.create_publisher(MarkerArray, "~/planned_motion", 1)
+        from vjepa2_interfaces.msg import EEDelta
+
+        self.delta_pub = self.create_publisher(EEDelta, "~/ee_delta", 10)
         self.create_subscription(String, p["active_goal_name_topic"], self._on_active_name,
                                  LATCHED_QOS)
         io_group = ReentrantCallbackGroup()
@@ -233,6 +237,7 @@ class PlannerNode(Node):
             delta=array_to_ee_delta(action, self.p["base_frame"],
                                     self.get_clock().now().to_msg()),
             timeout=float(self.p["execute_timeout_s"]))
+        self.delta_pub.publish(goal.delta)  # commands are recorded as a topic too
         if not self.exec_client.wait_for_server(timeout_sec=2.0):
             return ExecResult(False, f"no ExecuteDelta server at {self.p['execute_action']}")
         try:
@@ -283,8 +288,22 @@ class PlannerNode(Node):
             self.get_logger().warning(f"holding: {r.message}", throttle_duration_sec=2.0)
         msg.header.stamp = self.get_clock().now().to_msg()
         self.status_pub.publish(msg)
+        self._publish_status_text(msg)
         if r.state == EXECUTING and r.planned is not None:
             self._publish_motion(r.planned)
+
+    def _publish_status_text(self, st) -> None:  # noqa: ANN001
+        """Planner status as a text marker above the table (RViz shows no custom msgs)."""
+        m = Marker(ns="planner_status", id=0, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD)
+        m.header.frame_id = self.p["base_frame"]
+        m.header.stamp = st.header.stamp
+        m.pose.position.x, m.pose.position.z = 0.4, 0.7
+        m.pose.orientation.w = 1.0
+        m.scale.z = 0.04
+        m.color.r = m.color.g = m.color.b = m.color.a = 1.0
+        m.text = (f"{st.state}  goal {st.goal_index + 1}/{st.num_goals} {st.goal_name}  "
+                  f"step {st.step}/{st.step_budget}  E={st.energy:.4f}  {st.message}")
+        self.motion_pub.publish(MarkerArray(markers=[m]))
 
     def _publish_motion(self, actions: np.ndarray) -> None:
         _, state = self.core.obs.latest()

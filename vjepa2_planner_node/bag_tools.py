@@ -1,0 +1,222 @@
+"""`vjepa2 record` / `vjepa2 replay BAG`: rosbag2 MCAP bags without rosbag2_py.
+
+Recording subscribes raw (serialized CDR, no deserialisation) and writes with
+``rosbags``; replay publishes the raw bytes through real rclpy publishers at the
+original timing (``--rate`` scales it). Custom vjepa2_interfaces types are registered
+in the bag's typestore from the package's .msg files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from vjepa2_planner_node.ros_env import REPO_ROOT, ensure_ros_env
+
+DEFAULT_TOPICS = [
+    "/camera/image_raw",
+    "/camera/camera_info",
+    "/franka/ee_state",
+    "/franka/current_pose",
+    "/goals/active_image",
+    "/goals/active_name",
+    "/planner/status",
+    "/planner/ee_delta",
+]
+LATCHED_PREFIXES = ("/goals/",)
+INTERFACES_MSG_DIR = REPO_ROOT / "ros2_ws" / "src" / "vjepa2_interfaces" / "msg"
+
+
+def typestore() -> Any:
+    """Kilted typestore + vjepa2_interfaces messages."""
+    from rosbags.typesys import Stores, get_typestore
+    from rosbags.typesys.msg import get_types_from_msg
+
+    ts = get_typestore(Stores.ROS2_KILTED)
+    types: dict = {}
+    for f in sorted(INTERFACES_MSG_DIR.glob("*.msg")):
+        types.update(get_types_from_msg(f.read_text(), f"vjepa2_interfaces/msg/{f.stem}"))
+    ts.register(types)
+    return ts
+
+
+def message_class(type_name: str) -> type:
+    """'pkg/msg/Type' -> the rclpy message class."""
+    parts = type_name.split("/")
+    if len(parts) != 3:
+        raise ValueError(f"bad message type name {type_name!r} (want pkg/msg/Type)")
+    return getattr(importlib.import_module(f"{parts[0]}.{parts[1]}"), parts[2])
+
+
+def _qos(topic: str) -> Any:
+    from vjepa2_planner_node.ros_common import LATCHED_QOS
+
+    return LATCHED_QOS if topic.startswith(LATCHED_PREFIXES) else 10
+
+
+# -- record --------------------------------------------------------------------------
+def record(
+    out: str | Path,
+    topics: list[str],
+    duration: float | None = None,
+    stop: threading.Event | None = None,
+    discovery_s: float = 2.0,
+) -> dict[str, int]:
+    """Record ``topics`` into a new MCAP bag at ``out``; returns message counts per topic."""
+    ensure_ros_env()
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    ts = typestore()
+    own_ctx = not rclpy.ok()
+    if own_ctx:
+        rclpy.init()
+    node = rclpy.create_node("vjepa2_recorder")
+    stop = stop or threading.Event()
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+    writer = Writer(Path(out), version=9, storage_plugin=StoragePlugin.MCAP)
+    writer.open()
+    conns: dict[str, Any] = {}
+    pending = list(topics)
+    ex = SingleThreadedExecutor()
+    ex.add_node(node)
+    t_end = None if duration is None else time.monotonic() + duration
+    t_disc = time.monotonic() + discovery_s
+
+    def subscribe_available() -> None:
+        graph = dict(node.get_topic_names_and_types())
+        for topic in list(pending):
+            if topic not in graph:
+                continue
+            type_name = graph[topic][0]
+            try:
+                cls = message_class(type_name)
+            except (ImportError, AttributeError, ValueError) as e:
+                node.get_logger().warning(f"not recording {topic}: {e}")
+                pending.remove(topic)
+                continue
+            conns[topic] = writer.add_connection(topic, type_name, typestore=ts)
+            counts[topic] = 0
+
+            def cb(data: bytes, topic: str = topic) -> None:
+                stamp = node.get_clock().now().nanoseconds
+                with lock:
+                    writer.write(conns[topic], stamp, data)
+                    counts[topic] += 1
+
+            node.create_subscription(cls, topic, cb, _qos(topic), raw=True)
+            pending.remove(topic)
+
+    try:
+        while not stop.is_set() and (t_end is None or time.monotonic() < t_end):
+            if pending and time.monotonic() < t_disc + (duration or 1e9):
+                subscribe_available()
+            ex.spin_once(timeout_sec=0.05)
+    finally:
+        with lock:
+            writer.close()
+        ex.remove_node(node)
+        node.destroy_node()
+        if own_ctx:
+            rclpy.try_shutdown()
+    return counts
+
+
+def record_main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="vjepa2 record", description="record topics to MCAP")
+    ap.add_argument("-o", "--output", default=time.strftime("bags/vjepa2_%Y%m%d_%H%M%S"))
+    ap.add_argument("--topics", nargs="+", default=DEFAULT_TOPICS)
+    ap.add_argument("--duration", type=float, default=None, help="seconds (default: Ctrl-C)")
+    ns = ap.parse_args(argv)
+    Path(ns.output).parent.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    counts = record(ns.output, ns.topics, ns.duration, stop)
+    print(f"recorded {sum(counts.values())} messages to {ns.output}: {counts}")
+    return 0
+
+
+# -- replay --------------------------------------------------------------------------
+def read_bag(
+    path: str | Path, topics: list[str] | None = None
+) -> list[tuple[str, str, int, bytes]]:
+    """All (topic, type, timestamp_ns, raw CDR) of a bag, in time order."""
+    from rosbags.rosbag2 import Reader
+
+    out = []
+    with Reader(Path(path)) as reader:
+        conns = [c for c in reader.connections if topics is None or c.topic in topics]
+        for conn, stamp, data in reader.messages(connections=conns):
+            out.append((conn.topic, conn.msgtype, stamp, bytes(data)))
+    out.sort(key=lambda m: m[2])
+    return out
+
+
+def replay(
+    path: str | Path,
+    topics: list[str] | None = None,
+    rate: float = 1.0,
+    stop: threading.Event | None = None,
+    node: Any = None,
+    start_delay: float = 0.5,
+) -> int:
+    """Publish a bag's messages raw at original timing; returns messages published."""
+    ensure_ros_env()
+    import rclpy
+
+    if rate <= 0:
+        raise ValueError(f"rate must be > 0, got {rate}")
+    msgs = read_bag(path, topics)
+    own_ctx = not rclpy.ok()
+    if own_ctx:
+        rclpy.init()
+    own_node = node is None
+    node = node or rclpy.create_node("vjepa2_replay")
+    stop = stop or threading.Event()
+    pubs: dict[str, Any] = {}
+    for topic, type_name, _, _ in msgs:
+        if topic not in pubs:
+            pubs[topic] = node.create_publisher(message_class(type_name), topic, _qos(topic))
+    time.sleep(start_delay)  # let subscribers match the new publishers
+    n = 0
+    if msgs:
+        t0_bag, t0 = msgs[0][2], time.monotonic()
+        for topic, _, stamp, data in msgs:
+            wait = t0 + (stamp - t0_bag) * 1e-9 / rate - time.monotonic()
+            if wait > 0 and stop.wait(wait):
+                break
+            if stop.is_set():
+                break
+            pubs[topic].publish(data)
+            n += 1
+    if own_node:
+        time.sleep(0.2)
+        node.destroy_node()
+    if own_ctx:
+        rclpy.try_shutdown()
+    return n
+
+
+def replay_main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="vjepa2 replay", description="replay an MCAP bag")
+    ap.add_argument("bag")
+    ap.add_argument("--topics", nargs="+", default=None)
+    ap.add_argument("--rate", type=float, default=1.0)
+    ns = ap.parse_args(argv)
+    if not Path(ns.bag).is_dir():
+        print(f"vjepa2 replay: {ns.bag} is not a rosbag2 directory", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    n = replay(ns.bag, ns.topics, ns.rate, stop)
+    print(f"replayed {n} messages from {ns.bag}")
+    return 0
