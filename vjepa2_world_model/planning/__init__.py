@@ -1,0 +1,23 @@
+"""Latent-space planning with V-JEPA 2-AC: energy, CEM, receding horizon, presets.
+
+Pure PyTorch (no ROS). Typical use::
+
+    from vjepa2_world_model.planning import (RecedingHorizonPlanner, get_preset,
+                                             make_rollout)
+    planner = RecedingHorizonPlanner(make_rollout(predictor), get_preset("cpu"))
+    result = planner.plan(z_obs, state7, z_goal)   # result.action: (7,) tensor
+"""
+
+from .cem import CEM, CEMConfig, CEMResult, project_l1_ball
+from .energy import GoalEnergy, energy, layer_norm
+from .presets import PRESETS, PlannerConfig, get_preset
+from .receding import PlanResult, RecedingHorizonPlanner, SubGoal, SubGoalSequence
+from .state import apply_action, roll_states
+from .world_model import CachedRollout, NaiveRollout, WorldModel, make_rollout
+
+__all__ = [
+    "CEM", "CEMConfig", "CEMResult", "CachedRollout", "GoalEnergy", "NaiveRollout", "PRESETS",
+    "PlanResult", "PlannerConfig", "RecedingHorizonPlanner", "SubGoal", "SubGoalSequence",
+    "WorldModel", "apply_action", "energy", "get_preset", "layer_norm", "make_rollout",
+    "project_l1_ball", "roll_states",
+]

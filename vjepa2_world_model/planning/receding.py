@@ -1,0 +1,200 @@
+"""Receding-horizon planning: plan, execute the first action, observe, re-plan.
+
+``RecedingHorizonPlanner.plan(z_obs, state, z_goal)`` runs one CEM optimisation (one
+batched world-model rollout per iteration) and returns the first action plus info; the
+next call warm-starts from the previous plan shifted by one step. ``SubGoalSequence``
+walks through several goal images (pick-and-place: 3 sub-goals for 4, 10 and 4 steps).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from .cem import CEM, CEMResult
+from .energy import GoalEnergy, layer_norm
+from .presets import PlannerConfig
+from .world_model import WorldModel
+
+
+@dataclass
+class PlanResult:
+    """One planning step. ``action`` is finite and within the preset's limits."""
+
+    action: Tensor  # (7,) float32 CPU: dx dy dz droll dpitch dyaw dgripper
+    actions: Tensor  # (H, 7) float32 CPU: the whole planned sequence
+    energy: float  # mean energy of the final CEM elites (predicted, nan if not ok)
+    best_energy: float  # lowest predicted energy of any sample
+    obs_energy: float  # energy of the observed frame itself against the goal
+    iterations: int
+    plan_ms: float
+    ok: bool = True
+    reason: str = ""
+    num_bad: int = 0
+    history: list[float] = field(default_factory=list)
+
+
+class RecedingHorizonPlanner:
+    """CEM planner over a ``WorldModel``; state kept between calls for warm starts."""
+
+    def __init__(self, world_model: WorldModel, config: PlannerConfig,
+                 device: torch.device | str | None = None) -> None:
+        config.validate()
+        self.world_model = world_model
+        self.config = config
+        if device is None:
+            device = getattr(world_model, "device", "cpu")
+        self.device = torch.device(device)
+        self.cem = CEM(config.cem, self.device)
+        self.goal: GoalEnergy | None = None
+        self._goal_key: tuple[int, int] | None = None
+        self._prev: CEMResult | None = None
+        self.steps = 0  # planning calls since the last reset (also varies the seed)
+
+    def reset(self) -> None:
+        """Forget the warm start and the step counter (new episode)."""
+        self._prev = None
+        self.steps = 0
+
+    def set_goal(self, z_goal: Tensor) -> None:
+        """Cache the goal's layer-normed features; a different goal drops the warm start."""
+        key = (id(z_goal), z_goal._version)
+        if self.goal is not None and key == self._goal_key:
+            return
+        self.goal = GoalEnergy(z_goal.detach(), self.config.energy_weights).to(self.device)
+        self._goal_key = key
+        if self.config.reset_on_goal_change:
+            self._prev = None
+
+    def _warm(self) -> tuple[Tensor, Tensor] | tuple[None, None]:
+        c = self.config
+        if not c.warm_start or self._prev is None or not self._prev.ok:
+            return None, None
+        mean0, std0 = self.cem.initial()
+        prev = self._prev.mean
+        mean = torch.cat([prev[1:], prev[-1:] if c.warm_tail == "repeat" else mean0[-1:]])
+        std = std0 * c.warm_std_scale
+        if c.warm_tail == "zero":
+            std[-1] = std0[-1]
+        return mean, std
+
+    @torch.no_grad()
+    def plan(self, z_obs: Tensor, state: Tensor, z_goal: Tensor | None = None) -> PlanResult:
+        """z_obs (N, E) features of the current frame, state (7,), z_goal (N, E) or None
+        (use the goal from ``set_goal``) -> PlanResult with the first action."""
+        t0 = time.perf_counter()
+        if z_goal is not None:
+            self.set_goal(z_goal)
+        if self.goal is None:
+            raise ValueError("no goal: pass z_goal or call set_goal first")
+        state = torch.as_tensor(state, dtype=torch.float32).reshape(-1)
+        if state.shape != (7,):
+            raise ValueError(f"state must have 7 values, got {tuple(state.shape)}")
+        if z_obs.dim() == 3 and z_obs.shape[0] == 1:
+            z_obs = z_obs[0]
+        if z_obs.shape != self.goal.goal.shape:
+            raise ValueError(f"z_obs {tuple(z_obs.shape)} does not match the goal features "
+                             f"{tuple(self.goal.goal.shape)}")
+        goal = self.goal
+        obs_energy = float((layer_norm(z_obs.to(self.device).float()) - goal.goal).abs().mean())
+        if not math.isfinite(obs_energy):
+            obs_energy = math.nan
+        if not torch.isfinite(state).all():
+            return self._fail("state is not finite", obs_energy, t0)
+        wm = self.world_model
+
+        def energy_fn(actions: Tensor) -> Tensor:
+            return goal(wm.rollout(z_obs, state, actions)).to(self.device)
+
+        mean, std = self._warm()
+        gen = torch.Generator(device=self.device).manual_seed(self.config.cem.seed + self.steps)
+        res = self.cem.optimize(energy_fn, mean, std, generator=gen)
+        self.steps += 1
+        self._prev = res if res.ok else None
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        actions = res.actions.detach().float().cpu()
+        return PlanResult(action=actions[0].clone(), actions=actions, energy=res.energy,
+                          best_energy=res.best_energy, obs_energy=obs_energy,
+                          iterations=res.iterations,
+                          plan_ms=(time.perf_counter() - t0) * 1e3, ok=res.ok,
+                          reason=res.reason, num_bad=res.num_bad, history=res.history)
+
+    def _fail(self, reason: str, obs_energy: float, t0: float) -> PlanResult:
+        H = self.config.cem.horizon
+        self._prev = None
+        return PlanResult(action=torch.zeros(7), actions=torch.zeros(H, 7), energy=math.nan,
+                          best_energy=math.nan, obs_energy=obs_energy, iterations=0,
+                          plan_ms=(time.perf_counter() - t0) * 1e3, ok=False, reason=reason)
+
+
+@dataclass
+class SubGoal:
+    """One goal image's features with its step budget (and optional own threshold)."""
+
+    name: str
+    features: Tensor  # (N, E)
+    budget: int
+    threshold: float | None = None
+
+
+class SubGoalSequence:
+    """Walk through sub-goals: after each executed step call ``update(energy)``; the
+    sequence advances when the current goal's budget is spent or the energy falls below its
+    threshold (the goal's own, else the sequence's)."""
+
+    def __init__(self, goals: Sequence[SubGoal], energy_threshold: float | None = None) -> None:
+        if not goals:
+            raise ValueError("SubGoalSequence needs at least one goal")
+        for g in goals:
+            if g.budget < 1:
+                raise ValueError(f"sub-goal {g.name!r} has step budget {g.budget} < 1")
+        self.goals = list(goals)
+        self.energy_threshold = energy_threshold
+        self.index = 0
+        self.steps_on_goal = 0
+        self.total_steps = 0
+        self.reached: list[bool] = []  # per finished goal: reached by threshold?
+
+    @classmethod
+    def pick_and_place(cls, features: Sequence[Tensor], budgets: Sequence[int] = (4, 10, 4),
+                       names: Sequence[str] = ("grasp", "lift", "place"),
+                       energy_threshold: float | None = None) -> SubGoalSequence:
+        """The paper's pick-and-place: 3 goal images planned for 4, 10 and 4 steps."""
+        if not len(features) == len(budgets) == len(names):
+            raise ValueError("features, budgets and names must have the same length")
+        return cls([SubGoal(n, f, int(b)) for n, f, b in zip(names, features, budgets,
+                                                              strict=True)], energy_threshold)
+
+    @property
+    def done(self) -> bool:
+        return self.index >= len(self.goals)
+
+    @property
+    def current(self) -> SubGoal | None:
+        return None if self.done else self.goals[self.index]
+
+    @property
+    def total_budget(self) -> int:
+        return sum(g.budget for g in self.goals)
+
+    def update(self, energy: float) -> bool:
+        """Count one executed step with the energy measured after it; True if advanced."""
+        goal = self.current
+        if goal is None:
+            return False
+        self.steps_on_goal += 1
+        self.total_steps += 1
+        thr = goal.threshold if goal.threshold is not None else self.energy_threshold
+        hit = thr is not None and math.isfinite(energy) and energy <= thr
+        if hit or self.steps_on_goal >= goal.budget:
+            self.reached.append(hit)
+            self.index += 1
+            self.steps_on_goal = 0
+            return True
+        return False
