@@ -1,0 +1,284 @@
+"""Plain logic under the nodes (no ROS graph): planner loop, watchdog, goals, params, bringup."""
+
+from __future__ import annotations
+
+import math
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from vjepa2_planner_node import bringup
+from vjepa2_planner_node.cem_glue import CEMSettings, make_planner
+from vjepa2_planner_node.goal_library import GoalLibrary
+from vjepa2_planner_node.params import ParamError, check_device, check_goal_name
+from vjepa2_planner_node.planner_logic import (
+    CANCELED,
+    FAILED,
+    HOLDING,
+    SUCCEEDED,
+    ExecResult,
+    GoalRun,
+    Observation,
+    Plan,
+    expand_budgets,
+    run_goals,
+)
+from vjepa2_planner_node.world_model_core import ObservationBuffer
+
+from .toy_model import toy_core
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def make_run(energies: list[float], obs_script: list | None = None, fail_at: int = -1,
+             cancel_after: int = 10**9) -> tuple[GoalRun, dict]:
+    """A GoalRun whose observed energy follows ``energies`` (one per observation)."""
+    log: dict = {"executed": [], "reports": [], "seq": 0}
+    script = list(obs_script or [])
+    it = iter(energies)
+
+    def observe(after: int) -> Observation | str:
+        if script:
+            item = script.pop(0)
+            if isinstance(item, str):
+                return item
+        log["seq"] += 1
+        return Observation(z=next(it), state=np.zeros(7), frame_seq=log["seq"])
+
+    def execute(a: np.ndarray) -> ExecResult:
+        log["executed"].append(a)
+        if len(log["executed"]) == fail_at:
+            return ExecResult(False, "joint limit")
+        return ExecResult(True)
+
+    run = GoalRun(
+        observe=observe,
+        observed_energy=lambda obs, zg: obs.z,
+        plan=lambda obs, zg: Plan(np.full(7, 0.01), np.full((2, 7), 0.01), obs.z - 0.1),
+        execute=execute,
+        cancelled=lambda: len(log["executed"]) >= cancel_after,
+        report=log["reports"].append,
+        hold_poll_s=0.0,
+    )
+    return run, log
+
+
+def test_run_goals_stops_at_threshold_then_next_goal() -> None:
+    run, log = make_run([0.9, 0.5, 0.2, 0.8, 0.1])
+    out = run_goals(run, [("a", None), ("b", None)], [5, 5], threshold=0.3)
+    assert out.success and out.state == SUCCEEDED
+    assert out.steps == 3 and out.goals_reached == 2 and len(log["executed"]) == 3
+    assert math.isclose(out.final_energy, 0.1)
+    done = [r for r in log["reports"] if r.state == "step_done"]
+    assert [r.step for r in done] == [1, 2, 3] and [r.goal_index for r in done] == [0, 0, 1]
+
+
+def test_run_goals_budget_spent_is_failure() -> None:
+    run, log = make_run([0.9] * 10)
+    out = run_goals(run, [("a", None)], [3], threshold=0.3)
+    assert not out.success and out.state == FAILED and out.steps == 3
+    assert "0/1" in out.message
+
+
+def test_hold_while_stale_then_resume() -> None:
+    stale = "camera stale: 2 s"
+    run, log = make_run([0.9, 0.8, 0.7], obs_script=[None, stale, stale])
+    out = run_goals(run, [("a", None)], [2], threshold=0.1)
+    states = [r.state for r in log["reports"]]
+    assert HOLDING in states
+    held = [r for r in log["reports"] if r.state == HOLDING]
+    assert len(held) == 1 and "camera stale" in held[0].message  # reported once per reason
+    assert out.steps == 2  # resumed after inputs returned
+
+
+def test_hold_timeout_fails_and_cancel_stops() -> None:
+    run, _ = make_run([0.9], obs_script=["no camera frame"] * 1000)
+    run.hold_timeout_s = 0.0
+    out = run_goals(run, [("a", None)], [2], threshold=0.1)
+    assert out.state == FAILED and "stale" in out.message
+    run, log = make_run([0.9] * 10, cancel_after=2)
+    out = run_goals(run, [("a", None)], [9], threshold=0.1)
+    assert out.state == CANCELED and len(log["executed"]) == 2
+
+
+def test_execution_fault_stops() -> None:
+    run, log = make_run([0.9] * 10, fail_at=2)
+    out = run_goals(run, [("a", None)], [9], threshold=0.1)
+    assert out.state == FAILED and "joint limit" in out.message and out.steps == 1
+
+
+def test_expand_budgets() -> None:
+    assert expand_budgets(3, [], 7) == [7, 7, 7]
+    assert expand_budgets(3, [4], 7) == [4, 4, 4]
+    assert expand_budgets(3, [4, 10, 4], 7) == [4, 10, 4]
+    with pytest.raises(ValueError, match="2 values for 3 goals"):
+        expand_budgets(3, [1, 2], 7)
+    with pytest.raises(ValueError, match="no goals"):
+        expand_budgets(0, [], 7)
+
+
+def test_observation_watchdog() -> None:
+    clock = Clock()
+    buf = ObservationBuffer(stale_after=0.5, clock=clock)
+    assert not buf.health().ok and "no camera frame" in buf.health().reason
+    buf.put_frame(np.zeros((4, 4, 3), np.uint8))
+    assert "no robot state" in buf.health().reason
+    buf.put_state(np.arange(7.0))
+    assert buf.health().ok
+    clock.t = 0.6
+    h = buf.health()
+    assert not h.ok and "camera stale" in h.reason and h.frame_age == pytest.approx(0.6)
+    buf.report_fault("malformed camera frame: step 5")
+    assert "malformed camera frame" in buf.health().reason
+    buf.put_frame(np.zeros((4, 4, 3), np.uint8))
+    buf.put_state(np.arange(7.0))
+    assert buf.health().ok
+    with pytest.raises(ValueError, match="7 finite"):
+        buf.put_state(np.array([1.0, np.nan, 0, 0, 0, 0, 0]))
+
+
+def test_goal_library(tmp_path) -> None:
+    lib = GoalLibrary(tmp_path / "goals")
+    img = np.random.default_rng(0).integers(0, 255, (8, 6, 3), dtype=np.uint8)
+    lib.save("cup_in_hand", img)
+    assert lib.names() == ["cup_in_hand"] and "cup_in_hand" in lib
+    np.testing.assert_array_equal(lib.load("cup_in_hand"), img)  # RGB order kept
+    with pytest.raises(ValueError, match="already exists"):
+        lib.save("cup_in_hand", img)
+    lib.save("cup_in_hand", img[::-1].copy(), overwrite=True)
+    with pytest.raises(KeyError, match="no goal named 'x'"):
+        lib.load("x")
+    with pytest.raises(ValueError, match="invalid goal name"):
+        lib.save("../evil", img)
+    lib.delete("cup_in_hand")
+    assert lib.names() == []
+
+
+def test_params() -> None:
+    assert check_device("cuda:1") == "cuda:1"
+    with pytest.raises(ParamError, match="parameter 'device'"):
+        check_device("gpu")
+    with pytest.raises(ParamError, match="parameter 'name'"):
+        check_goal_name("a b")
+
+
+def test_cem_planner_on_toy_model() -> None:
+    core = toy_core()
+    img = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    z0 = core.encode(img)
+    a_star = torch.tensor([[0.03, -0.02, 0.01, 0, 0, 0, 0.3]])
+    zhat = core.predictor.step(z0[None], a_star, torch.zeros(1, 7), core.predictor.new_cache())
+    zg = torch.nn.functional.layer_norm(zhat[0], (zhat.shape[-1],))  # reachable goal
+    obs = Observation(z0, np.zeros(7), 1)
+    cfg = CEMSettings(horizon=1, samples=64, iterations=4, elites=8, seed=3)
+    p1 = make_planner(core, cfg)(obs, zg)
+    assert p1.action.shape == (7,) and p1.actions.shape == (1, 7)
+    assert np.all(np.abs(p1.actions[:, :3]) <= 0.05 + 1e-9) and np.all(p1.actions[:, 3:6] == 0)
+    e0 = float(core.energies(z0, np.zeros(7), torch.zeros(1, 1, 7), zg)[0])
+    assert p1.energy < 0.7 * e0  # much better than doing nothing
+    assert np.sign(p1.action[0]) == 1 and np.sign(p1.action[6]) == 1  # towards a_star
+    p2 = make_planner(core, cfg)(obs, zg)  # seeded: same plan again
+    np.testing.assert_allclose(p1.action, p2.action)
+    with pytest.raises(ValueError, match=r"\(S, H, 7\)"):
+        core.energies(z0, np.zeros(7), torch.zeros(2, 7), zg)
+
+
+# -- bringup: one YAML, two front ends -------------------------------------------------
+def test_bringup_resolve_and_validation(tmp_path) -> None:
+    b = bringup.load_bringup("pick_place")
+    assert set(bringup.LAUNCH_ARGUMENTS) <= set(b.arguments)
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    specs = bringup.resolve(b, {"checkpoint": str(ckpt), "use_sim": "false"})
+    names = [s.name for s in specs]
+    assert "sim_cell" not in names and "rviz" not in names
+    assert {"franka_bridge", "planner_node", "goal_selector"} <= set(names)
+    planner = next(s for s in specs if s.name == "planner_node")
+    assert planner.parameters["world_model"]["checkpoint"] == str(ckpt)
+    assert planner.parameters["world_model"]["device"] == "auto"
+    specs = bringup.resolve(b, {"checkpoint": str(ckpt), "use_sim": "true", "rviz": "true"})
+    assert "sim_cell" in [s.name for s in specs]
+    rviz = next(s for s in specs if s.name == "rviz")
+    assert not rviz.pip and rviz.arguments[1].endswith("config/vjepa2.rviz")
+    for bad, param in [({"device": "tpu"}, "device"), ({"checkpoint": "/nope"}, "checkpoint"),
+                       ({"camera_topic": "not a topic"}, "camera_topic"),
+                       ({"use_sim": "maybe"}, "use_sim"), ({"robot": "x"}, "robot")]:
+        with pytest.raises(ParamError, match=f"parameter '{param}'"):
+            bringup.resolve(b, {"checkpoint": str(ckpt), **bad})
+    params = bringup.write_params_file(planner, tmp_path)
+    import yaml
+
+    data = yaml.safe_load(params.read_text())
+    assert data["planner"]["ros__parameters"]["goals_dir"] == "goals/pick_place"
+
+
+def _stub_launch_modules(monkeypatch) -> list:
+    """Minimal stand-ins for launch / launch_ros recording what the launch file builds."""
+    created: list = []
+
+    class Action:
+        def __init__(self, *args, **kwargs) -> None:
+            self.args, self.kwargs = args, kwargs
+
+    class LaunchConfiguration:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def perform(self, context) -> str:  # noqa: ANN001
+            return context.values[self.name]
+
+    class Node(Action):
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+            created.append(kwargs)
+
+    mods = {
+        "launch": types.SimpleNamespace(LaunchContext=object, LaunchDescription=list),
+        "launch.actions": types.SimpleNamespace(DeclareLaunchArgument=Action,
+                                                OpaqueFunction=Action),
+        "launch.substitutions": types.SimpleNamespace(LaunchConfiguration=LaunchConfiguration),
+        "launch_ros": types.SimpleNamespace(),
+        "launch_ros.actions": types.SimpleNamespace(Node=Node),
+    }
+    for k, v in mods.items():
+        monkeypatch.setitem(sys.modules, k, v)
+    monkeypatch.delitem(sys.modules, "_vjepa2_launch", raising=False)
+    return created
+
+
+@pytest.mark.parametrize("name", ["pick_place", "reach"])
+def test_launch_file_matches_bringup(name, monkeypatch, tmp_path) -> None:
+    """The launch file starts exactly the processes/params `vjepa2 bringup` starts."""
+    import importlib.util
+
+    import yaml
+
+    created = _stub_launch_modules(monkeypatch)
+    path = bringup.REPO_ROOT / "launch" / f"{name}.launch.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_launch", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ld = mod.generate_launch_description()
+    declared = {a.args[0]: a.kwargs["default_value"] for a in ld[:-1]}
+    assert set(bringup.LAUNCH_ARGUMENTS) <= set(declared)
+    ckpt = tmp_path / "ck"
+    ckpt.mkdir()
+    values = {**declared, "checkpoint": str(ckpt), "rviz": "true"}
+    opaque = ld[-1]
+    opaque.kwargs["function"](types.SimpleNamespace(values=values))
+    expected = bringup.resolve(bringup.load_bringup(name), values)
+    assert [n["executable"] for n in created] == [s.executable for s in expected]
+    for node, s in zip(created, expected, strict=True):
+        assert node["package"] == s.package
+        if s.parameters:
+            got = yaml.safe_load(open(node["parameters"][0]).read())
+            assert {k: v["ros__parameters"] for k, v in got.items()} == s.parameters
