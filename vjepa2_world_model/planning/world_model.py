@@ -70,8 +70,10 @@ class _PredictorRollout:
     def rollout(self, z0: Tensor, s0: Tensor, actions: Tensor) -> Tensor:
         z0, s0 = _check(z0, s0, actions)
         z0 = layer_norm(z0.to(self.device, self.dtype))
-        actions = actions.to(self.device, self.dtype)
-        states = roll_states(s0.to(self.device, self.dtype), actions)
+        # roll states in float32 (bf16 cannot resolve millimetres at 0.5 m), then cast
+        actions = actions.to(self.device, torch.float32)
+        states = roll_states(s0.to(self.device, torch.float32), actions).to(self.dtype)
+        actions = actions.to(self.dtype)
         S = actions.shape[0]
         chunk = self.chunk_size or S
         outs = []
