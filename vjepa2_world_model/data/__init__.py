@@ -1,0 +1,1 @@
+"""Datasets for training: rosbag2 MCAP episodes, raw DROID episodes, clips, feature cache."""
