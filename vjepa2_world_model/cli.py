@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cache-features": ("vjepa2_world_model.data.feature_cache:main", "build the feature cache"),
     "train-encoder": ("vjepa2_world_model.training.train_encoder:main", "V-JEPA pretraining"),
     "train-ac": ("vjepa2_world_model.training.train_ac:main", "train the AC predictor"),
+    "sim-cell": ("vjepa2_planner_node.sim_cell:main", "simulated Franka cell (sim + camera)"),
+    "franka-bridge": ("vjepa2_planner_node.franka_bridge:main", "libfranka controller bridge node"),
 }
 
 

@@ -37,7 +37,17 @@ from .kinematics import (
     state7_from_pose,
 )
 from .render import OffscreenRenderer
-from .scene import ARM_JOINTS, FINGER_JOINTS, OBJECT_NAMES, PREFIX, TCP_SITE, build_scene_xml
+from .scene import (
+    ARM_JOINTS,
+    FINGER_JOINTS,
+    OBJECT_NAMES,
+    PREFIX,
+    TCP_SITE,
+    build_scene_xml,
+    object_qpos_addresses,
+    parse_object_pose,
+    sample_object_poses,
+)
 
 _EYE6 = np.eye(6)
 _EYE7 = np.eye(7)
@@ -113,10 +123,7 @@ class DirectSim:
         self._finger_qadr = np.array([m.jnt_qposadr[j] for j in fid])
         self._finger_dadr = np.array([m.jnt_dofadr[j] for j in fid])
         self._site = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, TCP_SITE)
-        self._obj_qadr = {
-            n: int(m.jnt_qposadr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, f"{n}_joint")])
-            for n in OBJECT_NAMES
-        }
+        self._obj_qadr = object_qpos_addresses(m)
         self._obj_dadr = {
             n: int(m.jnt_dofadr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, f"{n}_joint")])
             for n in OBJECT_NAMES
@@ -174,18 +181,7 @@ class DirectSim:
     # ------------------------------------------------------------------ reset
     def sample_object_poses(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Random non-overlapping placements in the spawn region (upright, random yaw)."""
-        ocfg = self.cfg["objects"]
-        heights = {"cube": float(ocfg["cube"]["size"]) / 2 + 1e-3, "cup": 1e-3}
-        placed: dict[str, np.ndarray] = {}
-        for name in OBJECT_NAMES:
-            for _ in range(200):
-                xy = np.array([rng.uniform(*ocfg["spawn_x"]), rng.uniform(*ocfg["spawn_y"])])
-                if all(np.linalg.norm(xy - p[:2]) >= ocfg["min_spacing"] for p in placed.values()):
-                    break
-            yaw = rng.uniform(-math.pi, math.pi)
-            quat = np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
-            placed[name] = np.concatenate([xy, [heights[name]], quat])
-        return placed
+        return sample_object_poses(self.cfg, rng)
 
     def reset(
         self,
@@ -203,9 +199,7 @@ class DirectSim:
             self.rng = np.random.default_rng(seed)
         poses = self.sample_object_poses(self.rng)
         for name, value in (object_poses or {}).items():
-            if name not in poses:
-                raise ValueError(f"unknown object {name!r}; known: {list(poses)}")
-            poses[name] = self._parse_object_pose(name, value, poses[name])
+            poses[name] = parse_object_pose(name, value, poses.get(name, np.zeros(7)))
         q0 = self.home_q if home_q is None else np.asarray(home_q, dtype=np.float64)
         if q0.shape != (7,) or not np.all(np.isfinite(q0)):
             raise ValueError("home_q must be 7 finite joint angles")
@@ -223,21 +217,6 @@ class DirectSim:
         self._step_time(settle_time)
         self.data.time = 0.0
         return self.ee_state7()
-
-    def _parse_object_pose(self, name: str, value: Any, default: np.ndarray) -> np.ndarray:
-        if name not in self._obj_qadr:
-            raise ValueError(f"unknown object {name!r}; known: {list(self._obj_qadr)}")
-        v = np.asarray(value, dtype=np.float64).reshape(-1)
-        if not np.all(np.isfinite(v)) or v.size not in (2, 3, 7):
-            raise ValueError(f"pose of {name!r} must be 2, 3 or 7 finite values, got {value!r}")
-        out = default.copy()
-        out[: min(v.size, 3)] = v[:3]
-        if v.size == 7:
-            n = np.linalg.norm(v[3:])
-            if n < 1e-9:
-                raise ValueError(f"quaternion of {name!r} is zero")
-            out[3:] = v[3:] / n
-        return out
 
     # ------------------------------------------------------------------ stepping
     def _step_time(self, seconds: float) -> None:

@@ -85,12 +85,59 @@ def _add_cup(worldbody: ET.Element, cfg: dict[str, Any]) -> None:
         )
 
 
+def sample_object_poses(cfg: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Random non-overlapping upright placements in the spawn region, random yaw.
+
+    Returns name -> [x, y, z, qw, qx, qy, qz] (free-joint qpos).
+    """
+    ocfg = cfg["objects"]
+    heights = {"cube": float(ocfg["cube"]["size"]) / 2 + 1e-3, "cup": 1e-3}
+    placed: dict[str, np.ndarray] = {}
+    for name in OBJECT_NAMES:
+        for _ in range(200):
+            xy = np.array([rng.uniform(*ocfg["spawn_x"]), rng.uniform(*ocfg["spawn_y"])])
+            if all(np.linalg.norm(xy - p[:2]) >= ocfg["min_spacing"] for p in placed.values()):
+                break
+        yaw = rng.uniform(-math.pi, math.pi)
+        quat = np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
+        placed[name] = np.concatenate([xy, [heights[name]], quat])
+    return placed
+
+
+def parse_object_pose(name: str, value: Any, default: np.ndarray) -> np.ndarray:
+    """[x, y] | [x, y, z] | [x, y, z, qw, qx, qy, qz] over ``default`` -> free-joint qpos (7,)."""
+    if name not in OBJECT_NAMES:
+        raise ValueError(f"unknown object {name!r}; known: {list(OBJECT_NAMES)}")
+    v = np.asarray(value, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(v)) or v.size not in (2, 3, 7):
+        raise ValueError(f"pose of {name!r} must be 2, 3 or 7 finite values, got {value!r}")
+    out = np.asarray(default, dtype=np.float64).copy()
+    out[: min(v.size, 3)] = v[:3]
+    if v.size == 7:
+        n = np.linalg.norm(v[3:])
+        if n < 1e-9:
+            raise ValueError(f"quaternion of {name!r} is zero")
+        out[3:] = v[3:] / n
+    return out
+
+
+def object_qpos_addresses(model: Any) -> dict[str, int]:
+    """Object name -> qpos address of its free joint in a compiled cell model."""
+    import mujoco
+
+    return {
+        n: int(model.jnt_qposadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, f"{n}_joint")])
+        for n in OBJECT_NAMES
+    }
+
+
 def build_simulator(cfg: dict[str, Any] | None = None):
-    """franky-sim MujocoSimulator with robot + cell, not started. Returns (sim, robot)."""
+    """franky-sim MujocoSimulator with robot + cell, initialised, not started: (sim, robot)."""
     from franky_sim.mujoco_simulator import MujocoSimulator
 
     cfg = load_config() if cfg is None else cfg
     sim = MujocoSimulator()
+    sim.init()
     robot = sim.add_robot(
         initial_q=tuple(float(q) for q in cfg["robot"]["home_q"]),
         initial_hand_width=float(cfg["robot"]["initial_gripper_width"]),
