@@ -82,7 +82,7 @@ PARAMS: dict[str, Any] = {
     "width": 256,
     "height": 256,
     "camera_frame": "ext_cam",
-    "base_frame": "base",
+    "base_frame": "fr3_link0",
     "stamp_source": "sim",
     "publish_clock": True,
     "gt_rate": 20.0,

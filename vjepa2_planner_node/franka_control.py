@@ -1,0 +1,451 @@
+"""libfranka (pylibfranka) execution logic for 7-D end-effector deltas, no ROS.
+
+``FrankaController`` owns the connection to ``robot_ip`` (real FR3 or franky-sim) in a
+robot thread: it keeps a fresh ``RobotSnapshot`` (pose, joints, gripper), executes deltas
+as smooth Cartesian pose motions (minimum-jerk position + slerp rotation, continuous
+velocity, peak speed <= ``MotionLimits``), drives the Franka hand from the delta's gripper
+channel (``kinematics.gripper_command``: grasp with a width smaller than the object /
+open = move), enforces ``SafetyLimits`` on every command, stops within
+``MotionLimits.stop_time`` on ``stop()`` / cancel, and survives faults: a lost
+connection or control exception marks the controller faulted, commands are refused,
+and it reconnects + runs automatic error recovery when the robot is back.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from vjepa2_planner_node.safety import SafetyLimits
+from vjepa2_planner_node.sim.kinematics import (
+    FRANKA_HAND_MAX_WIDTH,
+    gripper_closure,
+    gripper_command,
+    min_jerk,
+    state7_from_pose,
+)
+
+# Peak/mean speed ratio of the minimum-jerk profile.
+_MJ_PEAK = 1.875
+
+
+@dataclass
+class MotionLimits:
+    """Cartesian motion limits and timing of the bridge."""
+
+    max_linear_vel: float = 0.15  # m/s, peak
+    max_angular_vel: float = 0.6  # rad/s, peak
+    min_duration: float = 0.3  # s per delta
+    stop_time: float = 0.08  # s, deceleration to rest on stop/cancel/timeout
+    default_timeout: float = 20.0  # s, whole delta incl. gripper (goal timeout <= 0)
+    settle_time: float = 0.05  # s, hold the final pose before reporting done
+
+    def duration(self, dist: float, angle: float) -> float:
+        return max(self.min_duration, _MJ_PEAK * dist / self.max_linear_vel,
+                   _MJ_PEAK * angle / self.max_angular_vel)
+
+
+@dataclass
+class GripperConfig:
+    threshold: float = 0.2  # |dgripper| above this closes (>0) / opens (<0)
+    grasp_width: float = 0.0  # grasp target: smaller than any object
+    grasp_force: float = 40.0  # N
+    speed: float = 0.05  # m/s
+    epsilon: float = 0.08  # grasp tolerance (accept any stop width)
+    open_width: float = FRANKA_HAND_MAX_WIDTH
+
+
+@dataclass
+class RobotSnapshot:
+    """Latest robot + gripper state (robot base frame)."""
+
+    stamp: float  # time.monotonic() of the read
+    O_T_EE: np.ndarray  # 4x4 TCP pose  # noqa: N815
+    q: np.ndarray
+    dq: np.ndarray
+    gripper_width: float
+    gripper_max_width: float
+    robot_mode: str
+
+    def state7(self) -> np.ndarray:
+        return state7_from_pose(self.O_T_EE[:3, 3], self.O_T_EE[:3, :3],
+                                gripper_closure(self.gripper_width, self.gripper_max_width))
+
+
+@dataclass
+class ExecutionResult:
+    success: bool
+    message: str
+    clamped: bool = False
+    rejected: bool = False
+    executed: np.ndarray | None = None  # action after the safety clamp
+    state: np.ndarray | None = None  # state7 after the motion
+
+
+@dataclass
+class _Request:
+    action: np.ndarray
+    timeout: float
+    progress: Callable[[float], None] | None
+    cancel: threading.Event
+    done: threading.Event = field(default_factory=threading.Event)
+    result: ExecutionResult | None = None
+
+
+def _pose_matrix(flat16: object) -> np.ndarray:
+    return np.asarray(flat16, dtype=np.float64).reshape(4, 4, order="F")
+
+
+class FrankaController:
+    """See the module docstring.  Thread-safe; ``execute`` blocks the calling thread."""
+
+    def __init__(
+        self,
+        robot_ip: str,
+        safety: SafetyLimits | None = None,
+        limits: MotionLimits | None = None,
+        gripper: GripperConfig | None = None,
+        log: Callable[[str, str], None] | None = None,
+        reconnect_period: float = 1.0,
+    ) -> None:
+        self.robot_ip = robot_ip
+        self.safety = safety or SafetyLimits()
+        self.limits = limits or MotionLimits()
+        self.gripper_cfg = gripper or GripperConfig()
+        self._log_cb = log
+        self.reconnect_period = float(reconnect_period)
+        self._lock = threading.Lock()
+        self._snapshot: RobotSnapshot | None = None
+        self._gripper_width = FRANKA_HAND_MAX_WIDTH
+        self._gripper_max = FRANKA_HAND_MAX_WIDTH
+        self._robot = None
+        self._gripper = None
+        self._fault: str | None = "not connected yet"
+        self._requests: queue.Queue[_Request] = queue.Queue()
+        self._active: _Request | None = None
+        self._stop_motion = threading.Event()
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self._gripper_cmd: queue.Queue = queue.Queue()
+        self._gripper_thread: threading.Thread | None = None
+        self.events: list[str] = []  # rejections / faults, newest last (bounded)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._running = True
+        self._thread = threading.Thread(target=self._robot_loop, name="franka-robot",
+                                        daemon=True)
+        self._thread.start()
+        self._gripper_thread = threading.Thread(target=self._gripper_loop,
+                                                name="franka-gripper", daemon=True)
+        self._gripper_thread.start()
+
+    def shutdown(self) -> None:
+        self._running = False
+        self._stop_motion.set()
+        for t in (self._thread, self._gripper_thread):
+            if t is not None:
+                t.join(timeout=3.0)
+
+    def _log(self, level: str, msg: str) -> None:
+        if level in ("warn", "error"):
+            self.events.append(msg)
+            del self.events[:-100]
+        if self._log_cb is not None:
+            self._log_cb(level, msg)
+
+    # ------------------------------------------------------------------ status
+    @property
+    def connected(self) -> bool:
+        return self._robot is not None and self._fault is None
+
+    @property
+    def fault(self) -> str | None:
+        return self._fault
+
+    @property
+    def busy(self) -> bool:
+        return self._active is not None
+
+    def snapshot(self) -> RobotSnapshot | None:
+        with self._lock:
+            return self._snapshot
+
+    def state7(self) -> np.ndarray | None:
+        snap = self.snapshot()
+        return None if snap is None else snap.state7()
+
+    # ------------------------------------------------------------------ commands
+    def stop(self) -> bool:
+        """Halt the current motion (decelerates within ``stop_time``). True if one was active."""
+        active = self._active
+        self._stop_motion.set()
+        if active is not None:
+            active.cancel.set()
+        while True:  # queued, not started requests are dropped
+            try:
+                req = self._requests.get_nowait()
+            except queue.Empty:
+                break
+            req.result = ExecutionResult(False, "stopped before execution")
+            req.done.set()
+        return active is not None
+
+    def execute(
+        self,
+        action: object,
+        timeout: float = 0.0,
+        progress: Callable[[float], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ExecutionResult:
+        """Execute one 7-D delta, blocking until done, rejected, stopped or timed out."""
+        if not self.connected:
+            msg = f"robot not available: {self._fault or 'not connected'}"
+            self._log("warn", f"command refused: {msg}")
+            return ExecutionResult(False, msg, rejected=True)
+        snap = self.snapshot()
+        if snap is None:
+            return ExecutionResult(False, "no robot state yet", rejected=True)
+        decision = self.safety.check(snap.state7(), action)
+        if not decision.accepted:
+            self._log("warn", f"command rejected: {decision.message}")
+            return ExecutionResult(False, f"rejected: {decision.message}", rejected=True,
+                                   state=snap.state7())
+        if decision.clamped:
+            self._log("warn", f"command clamped: {decision.message}")
+        timeout = float(timeout) if timeout and timeout > 0 else self.limits.default_timeout
+        req = _Request(decision.action, timeout, progress, cancel or threading.Event())
+        self._requests.put(req)
+        if not req.done.wait(timeout + 5.0):
+            req.cancel.set()
+            req.done.wait(5.0)
+        result = req.result or ExecutionResult(False, "bridge did not finish the motion")
+        result.clamped = decision.clamped
+        result.executed = decision.action
+        if decision.clamped and result.success:
+            result.message = f"{result.message} (clamped: {decision.message})"
+        return result
+
+    # ------------------------------------------------------------------ robot thread
+    def _connect(self) -> bool:
+        import pylibfranka as pf
+
+        try:
+            robot = pf.Robot(self.robot_ip, pf.RealtimeConfig.kIgnore)
+            try:
+                robot.automatic_error_recovery()
+            except Exception as exc:  # noqa: BLE001
+                self._log("info", f"error recovery on connect: {exc}")
+            state = robot.read_once()
+        except Exception as exc:  # noqa: BLE001
+            if self._fault is None or not self._fault.startswith("robot unreachable"):
+                self._log("error", f"robot unreachable at {self.robot_ip}: {exc}")
+            self._fault = f"robot unreachable at {self.robot_ip}: {exc}"
+            return False
+        self._robot = robot
+        self._update(state)
+        self._fault = None
+        self._log("info", f"connected to robot at {self.robot_ip}")
+        return True
+
+    def _disconnect(self, reason: str) -> None:
+        self._fault = reason
+        self._robot = None
+        self._log("error", f"robot fault: {reason}; reconnecting")
+
+    def _update(self, state: object) -> None:
+        snap = RobotSnapshot(
+            stamp=time.monotonic(), O_T_EE=_pose_matrix(state.O_T_EE),
+            q=np.asarray(state.q, dtype=np.float64), dq=np.asarray(state.dq, dtype=np.float64),
+            gripper_width=self._gripper_width, gripper_max_width=self._gripper_max,
+            robot_mode=str(state.robot_mode))
+        with self._lock:
+            self._snapshot = snap
+
+    def _robot_loop(self) -> None:
+        next_try = 0.0
+        while self._running:
+            if self._robot is None:
+                if time.monotonic() < next_try:
+                    self._fail_pending("robot not available: " + (self._fault or ""))
+                    time.sleep(0.05)
+                    continue
+                next_try = time.monotonic() + self.reconnect_period
+                if not self._connect():
+                    continue
+            try:
+                req = self._requests.get_nowait()
+            except queue.Empty:
+                req = None
+            try:
+                if req is not None:
+                    self._active = req
+                    try:
+                        req.result = self._run_motion(req)
+                    finally:
+                        self._active = None
+                        req.done.set()
+                else:
+                    self._update(self._robot.read_once())
+                    time.sleep(0.005)
+            except Exception as exc:  # noqa: BLE001  (pylibfranka Network/Control exceptions)
+                name = type(exc).__name__
+                if req is not None and req.result is None:
+                    req.result = ExecutionResult(False, f"robot fault during motion: {exc}")
+                    req.done.set()
+                if name == "ControlException" or "Reflex" in str(exc):
+                    self._log("error", f"control exception: {exc}; automatic error recovery")
+                    try:
+                        self._robot.automatic_error_recovery()
+                        continue
+                    except Exception as exc2:  # noqa: BLE001
+                        exc = exc2
+                self._disconnect(f"{name}: {exc}")
+
+    def _fail_pending(self, msg: str) -> None:
+        while True:
+            try:
+                req = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            req.result = ExecutionResult(False, msg, rejected=True)
+            req.done.set()
+
+    # ------------------------------------------------------------------ gripper thread
+    def _gripper_loop(self) -> None:
+        import pylibfranka as pf
+
+        gripper = None
+        while self._running:
+            if gripper is None:
+                if self._robot is None:
+                    time.sleep(0.1)
+                    continue
+                try:
+                    gripper = pf.Gripper(self.robot_ip)
+                except Exception:  # noqa: BLE001
+                    time.sleep(self.reconnect_period)
+                    continue
+            try:
+                cmd, done = self._gripper_cmd.get(timeout=0.05)
+            except queue.Empty:
+                cmd, done = None, None
+            try:
+                if cmd is not None:
+                    g = self.gripper_cfg
+                    if cmd == "close":
+                        ok = gripper.grasp(g.grasp_width, g.speed, g.grasp_force,
+                                           g.epsilon, g.epsilon)
+                    else:
+                        ok = gripper.move(g.open_width, g.speed)
+                    done["ok"] = bool(ok)
+                gs = gripper.read_once()
+                self._gripper_width = float(gs.width)
+                if gs.max_width > 0.01:
+                    self._gripper_max = float(gs.max_width)
+            except Exception as exc:  # noqa: BLE001
+                if done is not None:
+                    done["error"] = str(exc)
+                gripper = None
+                time.sleep(0.2)
+            finally:
+                if done is not None:
+                    done["event"].set()
+
+    def _start_gripper(self, cmd: str) -> dict:
+        done = {"event": threading.Event()}
+        self._gripper_cmd.put((cmd, done))
+        return done
+
+    # ------------------------------------------------------------------ motion
+    def _run_motion(self, req: _Request) -> ExecutionResult:
+        import pylibfranka as pf
+
+        self._stop_motion.clear()
+        robot = self._robot
+        t_wall0 = time.monotonic()
+        g_cmd = gripper_command(float(req.action[6]), self.gripper_cfg.threshold)
+        g_done = self._start_gripper(g_cmd) if g_cmd is not None else None
+        if g_cmd is not None:
+            self._log("info", f"gripper {g_cmd}")
+
+        ctrl = robot.start_cartesian_pose_control(pf.ControllerMode.JointImpedance)
+        state, _ = ctrl.readOnce()
+        self._update(state)
+        start = _pose_matrix(state.O_T_EE_c)
+        p0, r0 = start[:3, 3].copy(), start[:3, :3].copy()
+        p1 = p0 + req.action[:3]
+        rel = Rotation.from_euler("xyz", req.action[3:6]).as_rotvec()
+        dist, angle = float(np.linalg.norm(req.action[:3])), float(np.linalg.norm(rel))
+        duration = self.limits.duration(dist, angle)
+        total = duration + self.limits.settle_time
+        t = 0.0
+        stopping: tuple[float, float, float] | None = None  # (t_stop, s_stop, sdot_stop)
+        reason = ""
+        finished = False
+        last_progress = -1.0
+        while not finished:
+            state, dt = ctrl.readOnce()
+            t += dt.to_sec()
+            self._update(state)
+            if stopping is None:
+                if req.cancel.is_set() or self._stop_motion.is_set():
+                    reason = "stopped"
+                elif time.monotonic() - t_wall0 > req.timeout:
+                    reason = f"timed out after {req.timeout:.1f} s"
+                if reason:
+                    stopping = (t, _s_at(t, duration), _sdot(t, duration))
+            if stopping is None:
+                s = _s_at(t, duration)
+                finished = t >= total
+            else:
+                t_s, s_s, v_s = stopping
+                tau = min(t - t_s, self.limits.stop_time)
+                # Linear velocity ramp-down: s = s_s + v_s (tau - tau^2 / (2 T_stop)).
+                s = min(1.0, s_s + v_s * (tau - tau * tau / (2 * self.limits.stop_time)))
+                finished = t - t_s >= self.limits.stop_time
+            pose = np.eye(4)
+            pose[:3, 3] = p0 + s * (p1 - p0)
+            pose[:3, :3] = Rotation.from_rotvec(s * rel).as_matrix() @ r0
+            cmd = pf.CartesianPose(pose.flatten(order="F").tolist())
+            if finished:
+                cmd.motion_finished = True
+            ctrl.writeOnce(cmd)
+            if req.progress is not None and s - last_progress >= 0.05:
+                last_progress = s
+                req.progress(float(s))
+        del ctrl
+        if g_done is not None:
+            wait = max(0.0, req.timeout - (time.monotonic() - t_wall0))
+            if reason:
+                wait = 0.0
+            if not g_done["event"].wait(wait):
+                reason = reason or "gripper timed out"
+            elif "error" in g_done:
+                reason = reason or f"gripper error: {g_done['error']}"
+        state = robot.read_once()
+        self._update(state)
+        final = self.state7()
+        if reason:
+            self._log("warn", f"motion {reason}")
+            return ExecutionResult(False, reason, state=final)
+        return ExecutionResult(True, "done", state=final)
+
+
+def _s_at(t: float, duration: float) -> float:
+    return min_jerk(t / duration) if duration > 0 else 1.0
+
+
+def _sdot(t: float, duration: float) -> float:
+    x = min(max(t / duration, 0.0), 1.0)
+    return 30.0 * x * x * (1.0 - x) ** 2 / duration
+
+
+__all__ = ["ExecutionResult", "FrankaController", "GripperConfig", "MotionLimits",
+           "RobotSnapshot"]
