@@ -50,7 +50,7 @@ from vjepa2_planner_node.planner_logic import (
 from vjepa2_planner_node.ros_common import LATCHED_QOS, array_to_ee_delta, declare
 from vjepa2_planner_node.ros_env import require_interfaces
 from vjepa2_planner_node.world_model_core import WorldModelCore
-from vjepa2_planner_node.world_model_node import WorldModelNode, run_nodes
+from vjepa2_planner_node.world_model_node import WorldModelNode, exit_code, run_nodes
 
 PLANNER_PARAMS = {
     "goals_dir": "goals",
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         rclpy.try_shutdown()
         return 2
     run_nodes([wm, planner])
-    return 0
+    return exit_code([wm])
 
 
 if __name__ == "__main__":

@@ -60,23 +60,30 @@ def declare(node: Node, params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def topic_type_problem(node: Node, topic: str, expected: str) -> str | None:
+    """Why ``topic`` cannot be used as ``expected`` (other type in the graph), or None."""
+    types = dict(node.get_topic_names_and_types()).get(node.resolve_topic_name(topic))
+    if types and expected not in types:
+        return f"topic {topic} has type {types}, expected {expected}"
+    return None
+
+
 def check_topic_type(
-    node: Node, topic: str, expected: str, param: str, wait_s: float = 0.5
+    node: Node, topic: str, expected: str, param: str, wait_s: float = 3.0
 ) -> None:
     """ParamError if ``topic`` exists in the graph with a type other than ``expected``.
 
     ``expected`` like 'sensor_msgs/msg/Image'. Waits up to ``wait_s`` for discovery; a
-    topic nobody publishes yet is accepted (the stale-input watchdog reports it later).
+    topic nobody publishes yet is accepted here (nodes re-check it for a while after
+    startup, and the stale-input watchdog reports a silent topic).
     """
-    resolved = node.resolve_topic_name(topic)
     deadline = time.monotonic() + wait_s
     while True:
-        types = dict(node.get_topic_names_and_types()).get(resolved)
-        if types:
-            break
+        problem = topic_type_problem(node, topic, expected)
+        if problem:
+            raise ParamError(param, problem)
+        if node.resolve_topic_name(topic) in dict(node.get_topic_names_and_types()):
+            return
         if time.monotonic() >= deadline:
             return
         time.sleep(0.05)
-    others = [t for t in types if t != expected]
-    if expected not in types:
-        raise ParamError(param, f"topic {resolved} has type {others}, expected {expected}")

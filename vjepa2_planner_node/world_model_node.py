@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 
 import numpy as np
 import rclpy  # noqa: E402  (ros_common ran ensure_ros_env)
@@ -34,6 +35,7 @@ from vjepa2_planner_node.ros_common import (
     check_topic_type,
     declare,
     stamp_to_sec,
+    topic_type_problem,
 )
 from vjepa2_planner_node.world_model_core import WorldModelCore
 
@@ -66,8 +68,16 @@ class WorldModelNode(Node):
             self.get_logger().info(f"loaded {p['checkpoint']} on {device}")
         self.core = core
         self.core.obs.stale_after = stale
-        check_topic_type(self, p["camera_topic"], "sensor_msgs/msg/Image", "camera_topic")
-        check_topic_type(self, p["state_topic"], "std_msgs/msg/Float64MultiArray", "state_topic")
+        if p["camera_topic"] == p["state_topic"]:
+            raise ParamError("camera_topic", f"same topic as state_topic ({p['state_topic']})")
+        self._typed_topics = [(p["camera_topic"], "sensor_msgs/msg/Image", "camera_topic"),
+                              (p["state_topic"], "std_msgs/msg/Float64MultiArray",
+                               "state_topic")]
+        for topic, typ, param in self._typed_topics:
+            check_topic_type(self, topic, typ, param, wait_s=1.0)
+        self.fatal: str | None = None
+        self._started = time.monotonic()
+        self._type_timer = self.create_timer(0.25, self._recheck_topic_types)
         self.active_goal: str = ""
         self.frames_received = 0
         self.frames_rejected = 0
@@ -83,6 +93,18 @@ class WorldModelNode(Node):
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(float(p["diagnostics_period_s"]), self._publish_diagnostics)
         self._serve_energy()
+
+    def _recheck_topic_types(self) -> None:
+        """Late discovery: a wrong-typed input topic in the first 15 s is a startup error."""
+        for topic, typ, param in self._typed_topics:
+            problem = topic_type_problem(self, topic, typ)
+            if problem:
+                self.fatal = str(ParamError(param, problem))
+                self.get_logger().fatal(self.fatal)
+                rclpy.try_shutdown()
+                return
+        if time.monotonic() - self._started > 15.0:
+            self._type_timer.cancel()
 
     # -- inputs ---------------------------------------------------------------------
     def _on_image(self, msg: Image) -> None:
@@ -192,6 +214,15 @@ def main(argv: list[str] | None = None) -> int:
         rclpy.try_shutdown()
         return 2
     run_nodes([node])
+    return exit_code([node])
+
+
+def exit_code(nodes: list[Node]) -> int:
+    """2 (and the message on stderr) if a node stopped on a startup parameter error."""
+    for n in nodes:
+        if getattr(n, "fatal", None):
+            print(f"{n.get_name()}: {n.fatal}", file=sys.stderr)
+            return 2
     return 0
 
 

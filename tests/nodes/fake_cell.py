@@ -51,6 +51,7 @@ class FakeCell(Node):
         self.declare_parameter("camera_hz", 20.0)
         self.state = np.array([0.4, 0.0, 0.3, np.pi, 0.0, 0.0, 0.0])
         self.camera_on = True
+        self.skip_frames = 0
         self.lock = threading.Lock()
         self.executed: list[list[float]] = []
         self.cam_pub = self.create_publisher(Image, "/camera/image_raw", 1)
@@ -65,6 +66,9 @@ class FakeCell(Node):
                      callback_group=ReentrantCallbackGroup())
 
     def _camera(self) -> None:
+        if self.skip_frames > 0:  # let a malformed frame reach depth-1 subscribers
+            self.skip_frames -= 1
+            return
         if self.camera_on:
             with self.lock:
                 img = render(self.state)
@@ -84,6 +88,7 @@ class FakeCell(Node):
     def _malformed(self, _req, res):  # noqa: ANN001
         msg = array_to_image_msg(render(self.state), "rgb8")
         msg.data = bytes(msg.data)[:100]
+        self.skip_frames = 4
         self.cam_pub.publish(msg)
         res.success = True
         return res

@@ -57,14 +57,20 @@ def main() -> int:
     ensure_ros_env()
     import rclpy
 
+    from vjepa2_planner_node.params import ParamError
     from vjepa2_planner_node.planner_node import PlannerNode
-    from vjepa2_planner_node.world_model_node import WorldModelNode, run_nodes
+    from vjepa2_planner_node.world_model_node import WorldModelNode, exit_code, run_nodes
 
     torch.set_num_threads(1)
     rclpy.init(args=sys.argv)
-    wm = WorldModelNode(core=toy_core())
-    run_nodes([wm, PlannerNode(wm.core)])
-    return 0
+    try:
+        wm = WorldModelNode(core=toy_core())
+        planner = PlannerNode(wm.core)
+    except ParamError as e:
+        print(f"planner_node: {e}", file=sys.stderr)
+        return 2
+    run_nodes([wm, planner])
+    return exit_code([wm])
 
 
 if __name__ == "__main__":
