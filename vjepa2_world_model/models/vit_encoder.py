@@ -62,7 +62,9 @@ class EncoderConfig:
 
 
 ENCODER_CONFIGS: dict[str, EncoderConfig] = {
-    "vit_tiny": EncoderConfig(img_size=128, dim=192, depth=6, heads=3, mlp_hidden=768),
+    # vit_tiny: the sim model; plain resize (crop_ratio 1.0) keeps the gripper at the frame edge.
+    "vit_tiny": EncoderConfig(img_size=128, dim=192, depth=6, heads=3, mlp_hidden=768,
+                              crop_ratio=1.0),
     "vit_large": EncoderConfig(img_size=256, dim=1024, depth=24, heads=16, mlp_hidden=4096),
     "vit_huge": EncoderConfig(img_size=256, dim=1280, depth=32, heads=16, mlp_hidden=5120),
     "vit_giant": EncoderConfig(img_size=256, dim=1408, depth=40, heads=22, mlp_hidden=6144),
