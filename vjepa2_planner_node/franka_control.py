@@ -158,7 +158,10 @@ class FrankaController:
             self.events.append(msg)
             del self.events[:-100]
         if self._log_cb is not None:
-            self._log_cb(level, msg)
+            try:
+                self._log_cb(level, msg)
+            except Exception:  # noqa: BLE001  (logging must never kill the robot thread)
+                pass
 
     # ------------------------------------------------------------------ status
     @property

@@ -1,0 +1,149 @@
+"""Helpers for the sim/bridge process tests: start processes, a spinning test node."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def start_module(module: str, params: dict[str, Any], log_path: Path) -> subprocess.Popen:
+    """``python -m module --ros-args -p k:=v ...`` with output to ``log_path``."""
+    cmd = [sys.executable, "-m", module, "--ros-args"]
+    for k, v in params.items():
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, (list, tuple)):
+            v = "[" + ",".join(str(float(x)) for x in v) + "]"
+        cmd += ["-p", f"{k}:={v}"]
+    log = open(log_path, "ab")  # noqa: SIM115
+    return subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            env=os.environ.copy(), start_new_session=True)
+
+
+def stop_process(proc: subprocess.Popen | None, sig: int = signal.SIGINT) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def wait_for(pred: Any, timeout: float, period: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(period)
+    return bool(pred())
+
+
+class RosClient:
+    """rclpy node spinning in a background thread, caching the latest messages."""
+
+    def __init__(self) -> None:
+        import rclpy
+        from geometry_msgs.msg import PoseStamped
+        from rclpy.action import ActionClient
+        from rclpy.executors import MultiThreadedExecutor
+        from sensor_msgs.msg import Image
+        from std_msgs.msg import Float64MultiArray, String
+        from vjepa2_interfaces.action import ExecuteDelta
+
+        if not rclpy.ok():
+            rclpy.init()
+        self.rclpy = rclpy
+        self.node = rclpy.create_node("sim_test_client")
+        self.ExecuteDelta = ExecuteDelta
+        self.lock = threading.Lock()
+        self.state: np.ndarray | None = None
+        self.state_time = 0.0
+        self.status = ""
+        self.events: list[str] = []
+        self.images: list[tuple[float, Any]] = []
+        self.cube: Any = None
+        n = self.node
+        n.create_subscription(Float64MultiArray, "/franka/ee_state", self._on_state, 10)
+        n.create_subscription(String, "/franka/status", self._on_status, 10)
+        n.create_subscription(String, "/franka/safety_events",
+                              lambda m: self.events.append(m.data), 10)
+        n.create_subscription(Image, "/camera/image_raw", self._on_image, 10)
+        n.create_subscription(PoseStamped, "/sim/cube/pose",
+                              lambda m: setattr(self, "cube", m), 10)
+        self.client = ActionClient(n, ExecuteDelta, "/franka/execute_delta")
+        self.executor = MultiThreadedExecutor(num_threads=2)
+        self.executor.add_node(n)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _on_state(self, msg: Any) -> None:
+        with self.lock:
+            self.state = np.asarray(msg.data, dtype=np.float64)
+            self.state_time = time.monotonic()
+
+    def _on_status(self, msg: Any) -> None:
+        self.status = msg.data
+
+    def _on_image(self, msg: Any) -> None:
+        with self.lock:
+            self.images.append((time.monotonic(), msg))
+            del self.images[:-200]
+
+    def fresh_state(self, after: float | None = None, timeout: float = 5.0) -> np.ndarray:
+        t0 = time.monotonic() if after is None else after
+        assert wait_for(lambda: self.state is not None and self.state_time > t0, timeout), \
+            "no /franka/ee_state"
+        with self.lock:
+            return self.state.copy()
+
+    def image(self, after: float, timeout: float = 5.0) -> np.ndarray:
+        assert wait_for(lambda: self.images and self.images[-1][0] > after, timeout), \
+            "no camera frame"
+        with self.lock:
+            msg = self.images[-1][1]
+        return np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3)
+
+    def send(self, delta: Any, timeout: float = 0.0, wait: bool = True) -> Any:
+        """Send an ExecuteDelta goal; returns the result (wait) or the goal handle."""
+        assert self.client.wait_for_server(timeout_sec=20.0), "no ExecuteDelta server"
+        goal = self.ExecuteDelta.Goal()
+        for f, v in zip(("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper"), delta,
+                        strict=True):
+            setattr(goal.delta, f, float(v))
+        goal.timeout = float(timeout)
+        fut = self.client.send_goal_async(goal)
+        assert wait_for(fut.done, 10.0), "goal not answered"
+        handle = fut.result()
+        assert handle.accepted
+        if not wait:
+            return handle
+        res = handle.get_result_async()
+        assert wait_for(res.done, 60.0), "no result"
+        return res.result().result
+
+    def call_trigger(self, name: str, timeout: float = 10.0) -> Any:
+        from std_srvs.srv import Trigger
+
+        cli = self.node.create_client(Trigger, name)
+        assert cli.wait_for_service(timeout_sec=timeout), f"no service {name}"
+        fut = cli.call_async(Trigger.Request())
+        assert wait_for(fut.done, timeout)
+        return fut.result()
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        if self.rclpy.ok():
+            self.rclpy.shutdown()

@@ -1,0 +1,161 @@
+"""Acceptance tests: the real sim cell process + the real franka_bridge node over ROS 2.
+
+One sim cell (franky-sim server + camera) and one bridge per module, on a random
+loopback address and ROS domain (conftest).  Order matters only for the last test, which
+kills and restarts the sim.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .rosutil import RosClient, start_module, stop_process, wait_for
+
+CAMERA_RATE = 4.0
+CUBE_XY = (0.5, 0.0)
+WS_MIN_Z = 0.015
+
+
+class Cell:
+    def __init__(self, tmp: Path) -> None:
+        self.ip = os.environ["VJEPA2_TEST_ROBOT_IP"]
+        self.tmp = tmp
+        self.sim = None
+        self.bridge = None
+
+    def start_sim(self) -> None:
+        self.sim = start_module("vjepa2_planner_node.sim_cell", {
+            "hostname": self.ip, "camera_rate": CAMERA_RATE, "gt_rate": 20.0,
+            "cube_pose": list(CUBE_XY), "cup_pose": [0.45, 0.25], "publish_clock": False,
+        }, self.tmp / "sim_cell.log")
+
+    def start_bridge(self) -> None:
+        self.bridge = start_module("vjepa2_planner_node.franka_bridge", {
+            "robot_ip": self.ip, "publish_rate": 50.0, "max_linear_vel": 0.2,
+            "workspace_min": [0.2, -0.45, WS_MIN_Z], "workspace_max": [0.8, 0.45, 0.7],
+        }, self.tmp / "bridge.log")
+
+
+@pytest.fixture(scope="module")
+def cell(tmp_path_factory: pytest.TempPathFactory):
+    c = Cell(tmp_path_factory.mktemp("cell"))
+    c.start_sim()
+    c.start_bridge()
+    node = RosClient()
+    c.node = node
+    try:
+        ok = wait_for(lambda: node.status.startswith("ok") and node.state is not None, 60.0)
+        if not ok:
+            logs = "\n".join(p.read_text()[-3000:] for p in c.tmp.glob("*.log"))
+            pytest.fail(f"sim cell / bridge did not come up; status={node.status!r}\n{logs}")
+        yield c
+    finally:
+        node.close()
+        stop_process(c.bridge)
+        stop_process(c.sim)
+
+
+def test_translation_5cm_x(cell: Cell) -> None:
+    s0 = cell.node.fresh_state()
+    r = cell.node.send([0.05, 0, 0, 0, 0, 0, 0])
+    assert r.success, r.message
+    s1 = cell.node.fresh_state(after=time.monotonic())
+    assert s1[0] - s0[0] == pytest.approx(0.05, abs=0.005)
+    assert np.abs(s1[1:3] - s0[1:3]).max() < 0.005
+    np.testing.assert_allclose(r.state, s1, atol=2e-3)
+
+
+def test_rotation_delta_rotates(cell: Cell) -> None:
+    s0 = cell.node.fresh_state()
+    r = cell.node.send([0, 0, 0, 0, 0, 0.3, 0])
+    assert r.success, r.message
+    s1 = cell.node.fresh_state(after=time.monotonic())
+    assert s1[5] - s0[5] == pytest.approx(0.3, abs=0.02)
+    assert np.linalg.norm(s1[:3] - s0[:3]) < 0.005
+    assert cell.node.send([0, 0, 0, 0, 0, -0.3, 0]).success
+
+
+def test_out_of_workspace_is_clamped_and_robot_stays_in_box(cell: Cell) -> None:
+    n_events = len(cell.node.events)
+    r = cell.node.send([0.0, 0.0, -0.9, 0, 0, 0, 0])  # far below the table
+    assert r.success and r.clamped, r.message
+    assert r.executed.dz > -0.151  # step limit and box applied
+    assert len(r.state) == 7
+    for _ in range(4):  # keep pushing down: never below the minimum height
+        r = cell.node.send([0.0, 0.0, -0.15, 0, 0, 0, 0])
+        assert r.success
+    s = cell.node.fresh_state(after=time.monotonic())
+    assert s[2] >= WS_MIN_Z - 0.003
+    assert wait_for(lambda: len(cell.node.events) > n_events, 2.0)  # reported on the topic
+    r = cell.node.send([float("nan"), 0, 0, 0, 0, 0, 0])
+    assert not r.success and "NaN" in r.message
+    assert cell.node.send([0, 0, 0.25, 0, 0, 0, 0]).success
+
+
+def _goto(cell: Cell, xyz: tuple[float, float, float]) -> np.ndarray:
+    for _ in range(6):
+        s = cell.node.fresh_state(after=time.monotonic())
+        d = np.asarray(xyz) - s[:3]
+        if np.linalg.norm(d) < 0.003:
+            return s
+        assert cell.node.send([*d, 0, 0, 0, 0]).success
+    return cell.node.fresh_state(after=time.monotonic())
+
+
+def test_grasp_lifts_cube_and_releases(cell: Cell) -> None:
+    assert wait_for(lambda: cell.node.cube is not None, 5.0)
+    p = cell.node.cube.pose.position
+    z0 = p.z
+    _goto(cell, (p.x, p.y, 0.10))
+    _goto(cell, (p.x, p.y, 0.02))
+    r = cell.node.send([0, 0, 0, 0, 0, 0, 1.0])
+    assert r.success, r.message
+    assert 0.3 < r.state[6] < 0.7  # fingers stopped on the 4 cm cube
+    assert cell.node.send([0, 0, 0.12, 0, 0, 0, 0]).success
+    time.sleep(0.3)
+    assert cell.node.cube.pose.position.z > z0 + 0.09  # lifted with the hand
+    r = cell.node.send([0, 0, 0, 0, 0, 0, -1.0])
+    assert r.success and r.state[6] < 0.1
+    assert wait_for(lambda: cell.node.cube.pose.position.z < z0 + 0.01, 3.0)  # released
+
+
+def test_camera_rate_and_arm_visible(cell: Cell) -> None:
+    t0 = time.monotonic()
+    assert wait_for(lambda: sum(t > t0 for t, _ in cell.node.images) >= 13, 6.0)
+    stamps = [t for t, _ in cell.node.images if t > t0]
+    rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    assert rate == pytest.approx(CAMERA_RATE, rel=0.25)
+    msg = cell.node.images[-1][1]
+    assert (msg.encoding, msg.width, msg.height) == ("rgb8", 256, 256)
+    a = cell.node.image(after=time.monotonic())
+    assert cell.node.send([0.0, 0.12, -0.1, 0, 0, 0, 0]).success
+    b = cell.node.image(after=time.monotonic() + 0.15)
+    changed = np.abs(a.astype(int) - b.astype(int)).sum(-1) > 30
+    assert 0.005 < changed.mean() < 0.5  # the arm moved; the rest of the scene did not
+    assert cell.node.send([0.0, -0.12, 0.1, 0, 0, 0, 0]).success
+
+
+def test_kill_sim_mid_motion_then_restart(cell: Cell) -> None:
+    handle = cell.node.send([0.0, 0.0, 0.1, 0, 0, 0, 0], wait=False)
+    time.sleep(0.4)
+    os.killpg(cell.sim.pid, signal.SIGKILL)
+    cell.sim.wait(5)
+    res = handle.get_result_async()
+    assert wait_for(res.done, 15.0)
+    r = res.result().result
+    assert not r.success and "fault" in r.message
+    assert wait_for(lambda: cell.node.status.startswith("fault"), 5.0)
+    assert cell.bridge.poll() is None  # bridge still up
+    r = cell.node.send([0.01, 0, 0, 0, 0, 0, 0])
+    assert not r.success and "not available" in r.message  # refused while down
+    cell.start_sim()
+    assert wait_for(lambda: cell.node.status.startswith("ok"), 60.0), cell.node.status
+    r = cell.node.send([0.02, 0, 0, 0, 0, 0, 0])
+    assert r.success, r.message
+    assert cell.bridge.poll() is None

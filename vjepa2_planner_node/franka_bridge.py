@@ -1,0 +1,256 @@
+"""Franka controller bridge node: pylibfranka robot <-> ROS 2 (thin wrapper).
+
+``vjepa2 franka-bridge [--ros-args ...]`` / ``python -m vjepa2_planner_node.franka_bridge``.
+All robot logic lives in ``franka_control.FrankaController`` and ``safety.SafetyLimits``.
+
+Publishes at ``publish_rate`` Hz (wall-clock stamps, frame ``base_frame``):
+``/franka/current_pose`` (PoseStamped, TCP), ``/franka/ee_state`` (Float64MultiArray 7-D:
+xyz, extrinsic xyz Euler, gripper 0..1 closed=1), ``/franka/joint_states`` (JointState,
+fr3_joint1..7 + fr3_finger_joint1/2); ``/franka/status`` (String "ok" | "fault: ...",
+1 Hz and on change); ``/franka/safety_events`` (String, every rejection/clamp/fault).
+
+Serves ``action_name`` (/franka/execute_delta, vjepa2_interfaces/ExecuteDelta): blocking
+smooth motion by the delta, result success/clamped/executed/state/message; cancel stops
+the robot.  ``/franka/stop`` (std_srvs/Trigger) halts any motion immediately.
+
+Parameters: robot_ip, publish_rate, base_frame, action_name, safety_mode (clamp|reject),
+workspace_min/max [x y z], max_translation, max_rotation, max_linear_vel,
+max_angular_vel, min_duration, stop_time, command_timeout, gripper_threshold,
+grasp_width, grasp_force, gripper_speed.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from vjepa2_planner_node.ros_env import ensure_ros_env
+
+ensure_ros_env()
+
+import rclpy  # noqa: E402
+import rclpy.executors  # noqa: E402
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from rclpy.action import ActionServer, CancelResponse, GoalResponse  # noqa: E402
+from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+from std_msgs.msg import Float64MultiArray, String  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+
+from vjepa2_planner_node.franka_control import (  # noqa: E402
+    FrankaController,
+    GripperConfig,
+    MotionLimits,
+)
+from vjepa2_planner_node.safety import SafetyLimits  # noqa: E402
+
+DELTA_FIELDS = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper")
+JOINT_NAMES = [f"fr3_joint{i}" for i in range(1, 8)] + ["fr3_finger_joint1", "fr3_finger_joint2"]
+
+PARAMS: dict[str, Any] = {
+    "robot_ip": "127.0.0.1",
+    "publish_rate": 50.0,
+    "base_frame": "fr3_link0",
+    "action_name": "/franka/execute_delta",
+    "safety_mode": "clamp",
+    "workspace_min": [0.2, -0.45, 0.015],
+    "workspace_max": [0.8, 0.45, 0.7],
+    "max_translation": 0.15,
+    "max_rotation": 0.8,
+    "max_linear_vel": 0.15,
+    "max_angular_vel": 0.6,
+    "min_duration": 0.3,
+    "stop_time": 0.08,
+    "command_timeout": 20.0,
+    "gripper_threshold": 0.2,
+    "grasp_width": 0.0,
+    "grasp_force": 40.0,
+    "gripper_speed": 0.05,
+}
+
+
+class FrankaBridge(Node):
+    """ROS wrapper over ``FrankaController``."""
+
+    def __init__(self) -> None:
+        super().__init__("franka_bridge")
+        p = {}
+        for name, default in PARAMS.items():
+            self.declare_parameter(name, default)
+            p[name] = self.get_parameter(name).value
+        self.p = p
+        if not float(p["publish_rate"]) > 0:
+            raise ValueError(f"publish_rate must be > 0, got {p['publish_rate']}")
+        safety = SafetyLimits(
+            workspace_min=tuple(float(v) for v in p["workspace_min"]),
+            workspace_max=tuple(float(v) for v in p["workspace_max"]),
+            max_translation=float(p["max_translation"]),
+            max_rotation=float(p["max_rotation"]), mode=str(p["safety_mode"]))
+        limits = MotionLimits(
+            max_linear_vel=float(p["max_linear_vel"]),
+            max_angular_vel=float(p["max_angular_vel"]),
+            min_duration=float(p["min_duration"]), stop_time=float(p["stop_time"]),
+            default_timeout=float(p["command_timeout"]))
+        if min(limits.max_linear_vel, limits.max_angular_vel, limits.stop_time) <= 0:
+            raise ValueError("max_linear_vel, max_angular_vel and stop_time must be > 0")
+        gripper = GripperConfig(
+            threshold=float(p["gripper_threshold"]), grasp_width=float(p["grasp_width"]),
+            grasp_force=float(p["grasp_force"]), speed=float(p["gripper_speed"]))
+
+        self.pub_pose = self.create_publisher(PoseStamped, "/franka/current_pose", 10)
+        self.pub_state = self.create_publisher(Float64MultiArray, "/franka/ee_state", 10)
+        self.pub_joints = self.create_publisher(JointState, "/franka/joint_states", 10)
+        self.pub_status = self.create_publisher(String, "/franka/status", 10)
+        self.pub_events = self.create_publisher(String, "/franka/safety_events", 10)
+        self.controller = FrankaController(str(p["robot_ip"]), safety, limits, gripper,
+                                           log=self._log)
+        self._cancel_events: dict[bytes, threading.Event] = {}
+        group = ReentrantCallbackGroup()
+        from vjepa2_interfaces.action import ExecuteDelta
+
+        self._ExecuteDelta = ExecuteDelta
+        self.action_server = ActionServer(
+            self, ExecuteDelta, str(p["action_name"]), execute_callback=self._on_execute,
+            goal_callback=lambda _g: GoalResponse.ACCEPT, cancel_callback=self._on_cancel,
+            callback_group=group)
+        self.create_service(Trigger, "/franka/stop", self._on_stop, callback_group=group)
+        self.create_timer(1.0 / float(p["publish_rate"]), self._publish_state,
+                          callback_group=group)
+        self.create_timer(1.0, self._publish_status, callback_group=group)
+        self._last_status = ""
+        self.controller.start()
+        self.get_logger().info(f"franka_bridge: robot {p['robot_ip']}, action {p['action_name']}")
+
+    # ----------------------------------------------------------------- logging
+    def _log(self, level: str, msg: str) -> None:
+        logger = self.get_logger()
+        # rclpy forbids one call site logging at different severities: one line per level.
+        if level == "error":
+            logger.error(msg)
+        elif level == "warn":
+            logger.warning(msg)
+        else:
+            logger.info(msg)
+        if level in ("warn", "error"):
+            self.pub_events.publish(String(data=msg))
+            self._publish_status()
+
+    # ----------------------------------------------------------------- state
+    def _publish_state(self) -> None:
+        snap = self.controller.snapshot()
+        if snap is None:
+            return
+        stamp = self.get_clock().now().to_msg()
+        frame = self.p["base_frame"]
+        pose = PoseStamped()
+        pose.header.stamp, pose.header.frame_id = stamp, frame
+        t = snap.O_T_EE
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (
+            float(v) for v in t[:3, 3])
+        x, y, z, w = Rotation.from_matrix(t[:3, :3]).as_quat()
+        o = pose.pose.orientation
+        o.x, o.y, o.z, o.w = float(x), float(y), float(z), float(w)
+        self.pub_pose.publish(pose)
+        self.pub_state.publish(Float64MultiArray(data=snap.state7().tolist()))
+        js = JointState()
+        js.header.stamp, js.header.frame_id = stamp, frame
+        js.name = list(JOINT_NAMES)
+        half = snap.gripper_width / 2
+        js.position = [float(v) for v in snap.q] + [half, half]
+        js.velocity = [float(v) for v in snap.dq] + [0.0, 0.0]
+        self.pub_joints.publish(js)
+
+    def _publish_status(self) -> None:
+        fault = self.controller.fault
+        text = "ok" if fault is None else f"fault: {fault}"
+        if self.controller.busy and fault is None:
+            text = "ok: executing"
+        self.pub_status.publish(String(data=text))
+        self._last_status = text
+
+    # ----------------------------------------------------------------- commands
+    def _on_stop(self, _req: Trigger.Request, resp: Trigger.Response) -> Trigger.Response:
+        was_moving = self.controller.stop()
+        resp.success = True
+        resp.message = "motion stopped" if was_moving else "robot was not moving"
+        self.get_logger().warning(f"stop service: {resp.message}")
+        return resp
+
+    def _on_cancel(self, goal_handle: Any) -> CancelResponse:
+        ev = self._cancel_events.get(bytes(goal_handle.goal_id.uuid))
+        if ev is not None:
+            ev.set()
+        return CancelResponse.ACCEPT
+
+    def _on_execute(self, goal_handle: Any) -> Any:
+        goal = goal_handle.request
+        action = np.array([getattr(goal.delta, f) for f in DELTA_FIELDS], dtype=np.float64)
+        key = bytes(goal_handle.goal_id.uuid)
+        cancel = threading.Event()
+        self._cancel_events[key] = cancel
+        feedback = self._ExecuteDelta.Feedback()
+
+        def progress(s: float) -> None:
+            feedback.progress = float(s)
+            goal_handle.publish_feedback(feedback)
+
+        try:
+            r = self.controller.execute(action, float(goal.timeout), progress, cancel)
+        finally:
+            self._cancel_events.pop(key, None)
+        result = self._ExecuteDelta.Result()
+        result.success, result.clamped, result.message = bool(r.success), bool(r.clamped), \
+            r.message
+        executed = r.executed if r.executed is not None else np.zeros(7)
+        result.executed.header.frame_id = self.p["base_frame"]
+        result.executed.header.stamp = self.get_clock().now().to_msg()
+        for f, v in zip(DELTA_FIELDS, executed, strict=True):
+            setattr(result.executed, f, float(v))
+        if r.state is not None:
+            result.state = [float(v) for v in r.state]
+        if not r.success:
+            self.get_logger().warning(f"delta {np.round(action, 4).tolist()} failed: {r.message}")
+        if cancel.is_set() and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        elif r.success:
+            goal_handle.succeed()
+        else:
+            goal_handle.abort()
+        return result
+
+    def destroy_node(self) -> None:
+        self.controller.shutdown()
+        super().destroy_node()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``vjepa2 franka-bridge`` / ``python -m vjepa2_planner_node.franka_bridge``."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    rclpy.init(args=["franka_bridge", *args])
+    node = None
+    code = 0
+    try:
+        node = FrankaBridge()
+        executor = rclpy.executors.MultiThreadedExecutor(num_threads=4)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    except ValueError as exc:
+        print(f"franka_bridge: {exc}", file=sys.stderr)
+        code = 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
