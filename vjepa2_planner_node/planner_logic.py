@@ -132,7 +132,10 @@ def run_goals(
                 break
             emit(StepReport(steps, gi, name, PLANNING, observed_energy=final_energy))
             t0 = time.perf_counter()
-            plan = run.plan(obs, z_goal)
+            try:
+                plan = run.plan(obs, z_goal)
+            except (RuntimeError, ValueError) as e:
+                return finish(False, FAILED, f"planning failed at step {steps}: {e}")
             plan_ms = (time.perf_counter() - t0) * 1e3
             if run.cancelled():
                 return finish(False, CANCELED, f"canceled at step {steps}")

@@ -56,11 +56,11 @@ PLANNER_PARAMS = {
     "goals_dir": "goals",
     "step_budget": 10,
     "energy_threshold": 0.0,
-    "horizon": 1,
-    "samples": 64,
-    "iterations": 3,
-    "elites": 8,
-    "maxnorm": 0.05,
+    "preset": "cpu",  # vjepa2_world_model.planning preset: cpu | reference | paper
+    "horizon": 0,  # 0 = the preset's value (also samples, iterations, elites)
+    "samples": 0,
+    "iterations": 0,
+    "elites": 0,
     "seed": 0,
     "execute_action": "/franka/execute_delta",
     "execute_timeout_s": 30.0,
@@ -82,18 +82,18 @@ class PlannerNode(Node):
         self._PlanToGoal, self._ExecuteDelta, self._Status = PlanToGoal, ExecuteDelta, PlannerStatus
         p = declare(self, PLANNER_PARAMS)
         self.p = p
-        for k in ("step_budget", "horizon", "samples", "iterations", "elites"):
-            if int(p[k]) <= 0:
-                raise ParamError(k, f"must be a positive integer, got {p[k]}")
-        if int(p["elites"]) > int(p["samples"]):
-            raise ParamError("elites", f"{p['elites']} > samples {p['samples']}")
-        check_positive(p["maxnorm"], "maxnorm")
+        if int(p["step_budget"]) <= 0:
+            raise ParamError("step_budget", f"must be a positive integer, got {p['step_budget']}")
+        for k in ("horizon", "samples", "iterations", "elites"):
+            if int(p[k]) < 0:
+                raise ParamError(k, f"must be >= 0 (0 = preset value), got {p[k]}")
         check_positive(p["execute_timeout_s"], "execute_timeout_s")
         self.core = core
         self.library = GoalLibrary(p["goals_dir"])
-        self.cem = CEMSettings(horizon=int(p["horizon"]), samples=int(p["samples"]),
-                               iterations=int(p["iterations"]), elites=int(p["elites"]),
-                               maxnorm=float(p["maxnorm"]), seed=int(p["seed"]))
+        self.cem = CEMSettings(preset=str(p["preset"]), horizon=int(p["horizon"]),
+                               samples=int(p["samples"]), iterations=int(p["iterations"]),
+                               elites=int(p["elites"]), seed=int(p["seed"]))
+        self.cem.planner_config()  # fail now (naming the parameter) if the preset is bad
         self._goal_mtimes: dict[str, float] = {}
         self._active_name = ""
         self._stop = threading.Event()

@@ -45,17 +45,6 @@ def load_encoder_and_predictor(checkpoint: str | Path, device: str) -> tuple[tor
     return encoder.to(device).eval(), predictor.to(device).eval()
 
 
-def _apply_action(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-    """Next 7-D state (pose.apply_action; additive stand-in until pose.py exists)."""
-    try:
-        from vjepa2_world_model.pose import apply_action
-    except ImportError:
-        out = state + action
-        out[..., 6] = out[..., 6].clamp(0.0, 1.0)
-        return out
-    return apply_action(state, action)
-
-
 @dataclass
 class Frame:
     """One camera frame as received."""
@@ -148,6 +137,10 @@ class WorldModelCore:
         self.goals: dict[str, torch.Tensor] = {}
         self._frame_cache: tuple[int, torch.Tensor] | None = None
         self._lock = threading.RLock()  # one model call at a time
+        self.model_lock = self._lock
+        from vjepa2_world_model.planning import make_rollout
+
+        self.rollout = make_rollout(predictor)
         self.encode_ms = float("nan")
         self.predict_ms = float("nan")
 
@@ -206,25 +199,17 @@ class WorldModelCore:
     ) -> torch.Tensor:
         """Energies (S,) of action sequences (S, H, 7) rolled out from (z_obs, state).
 
-        One batched predictor rollout (KV cache, H steps) for all S samples; energy =
-        mean L1 between the layer-normed last prediction and the goal features.
+        One batched, KV-cached predictor rollout for all S samples (planning library);
+        energy = mean L1 between the layer-normed last prediction and the goal features.
         """
+        from vjepa2_world_model.planning import energy
+
         if actions.ndim != 3 or actions.shape[-1] != 7:
             raise ValueError(f"actions must be (S, H, 7), got {tuple(actions.shape)}")
         with self._lock:
             t0 = time.perf_counter()
-            s_count, horizon, _ = actions.shape
-            actions = actions.to(self.device, torch.float32)
-            z = z_obs[None].expand(s_count, -1, -1).contiguous()
-            s = torch.as_tensor(state, dtype=torch.float32, device=self.device)
-            s = s[None].expand(s_count, -1).contiguous()
-            cache = self.predictor.new_cache()
-            zhat = z
-            for t in range(horizon):
-                zhat = self.predictor.step(z, actions[:, t], s, cache)
-                zhat = F.layer_norm(zhat.float(), (zhat.shape[-1],))
-                z = zhat
-                s = _apply_action(s, actions[:, t])
-            e = (zhat - z_goal[None]).abs().mean(dim=(1, 2))
+            s0 = torch.as_tensor(np.asarray(state), dtype=torch.float32)
+            pred = self.rollout.rollout(z_obs, s0, actions.float())
+            e = energy(pred, z_goal)
             self.predict_ms = (time.perf_counter() - t0) * 1e3
         return e

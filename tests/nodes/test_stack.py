@@ -1,9 +1,10 @@
 """Real node processes: fake cell (camera, state, ExecuteDelta) + planner_node (world model +
-planner, toy model) + goal_selector, driven by a client node through the ROS graph."""
+planner, random-init tiny weights) + goal_selector, driven by a client node over ROS."""
 
 from __future__ import annotations
 
 import ast
+import math
 import time
 
 import numpy as np
@@ -27,13 +28,15 @@ from .rosproc import Client, start, stop, wait_until
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, tiny_checkpoint):
     tmp = tmp_path_factory.mktemp("stack")
     goals = tmp / "goals"
     procs = [
         start("tests.nodes.fake_cell", "-p", "motion_s:=0.3", log=tmp / "cell.log"),
-        start("tests.nodes.toy_model", "-p", f"planner:goals_dir:={goals}",
-              "-p", "world_model:stale_after_s:=0.5", "-p", "planner:samples:=32",
+        start("vjepa2_planner_node.planner_node", "-p", f"planner:goals_dir:={goals}",
+              "-p", f"world_model:checkpoint:={tiny_checkpoint}", "-p", "device:=cpu",
+              "-p", "world_model:stale_after_s:=0.5", "-p", "planner:samples:=16",
+              "-p", "planner:iterations:=2", "-p", "planner:elites:=4",
               log=tmp / "planner.log"),
         start("vjepa2_planner_node.goal_selector", "-p", f"goals_dir:={goals}",
               log=tmp / "goals.log"),
@@ -43,6 +46,7 @@ def stack(tmp_path_factory):
     client.diag = client.collect(DiagnosticArray, "/diagnostics")
     client.plan = ActionClient(client.node, PlanToGoal, "/planner/plan_to_goal")
     client.tmp = tmp
+    client.ckpt = tiny_checkpoint
     client.procs = procs
     try:
         assert client.plan.wait_for_server(timeout_sec=60), (tmp / "planner.log").read_text()
@@ -93,8 +97,9 @@ def test_cancel_stops_robot_within_one_control_cycle(stack) -> None:
     handle, fbs = send(stack, image_goal(50))
     wait_until(lambda: len(fbs) >= 1, 30, "first feedback")
     # cancel in the middle of the next motion
-    wait_until(lambda: any(s.state == "executing" and s.step == 1
-                           for s in stack.status[n_status:]), 10, "second motion")
+    # status "executing" with no execute_ms yet = the delta was just sent to the bridge
+    wait_until(lambda: any(s.state == "executing" and s.step == 1 and math.isnan(s.execute_ms)
+                           for s in stack.status[n_status:]), 30, "second motion")
     time.sleep(0.1)
     res = stack.result(handle.cancel_goal_async(), 5, "cancel response")
     assert len(res.goals_canceling) == 1
@@ -189,7 +194,8 @@ def test_interactive_marker_menu_sets_goal_and_plans(stack) -> None:
 
 def test_bad_camera_topic_type_fails_at_startup_naming_it(stack) -> None:
     log = stack.tmp / "bad.log"
-    p = start("tests.nodes.toy_model", "-p", "camera_topic:=/planner/status",
+    p = start("vjepa2_planner_node.planner_node", "-p", "camera_topic:=/planner/status",
+              "-p", f"checkpoint:={stack.ckpt}",
               "-r", "__ns:=/bad", log=log)
     try:
         rc = p.wait(timeout=40)
