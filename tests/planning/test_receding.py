@@ -103,6 +103,10 @@ def test_planner_all_nan_model_returns_zero_action_with_reason():
     assert torch.equal(r.action, torch.zeros(7)) and math.isnan(r.energy)
     r2 = p.plan(wm.features(S0), torch.full((7,), math.nan))
     assert not r2.ok and "state" in r2.reason and torch.equal(r2.action, torch.zeros(7))
+    z_bad = wm.features(S0)
+    z_bad[0, 0] = math.inf
+    r3 = p.plan(z_bad, S0)
+    assert not r3.ok and "observation" in r3.reason and torch.equal(r3.action, torch.zeros(7))
 
 
 def test_subgoal_sequence_budget_and_threshold():

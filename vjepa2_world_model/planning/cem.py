@@ -189,7 +189,7 @@ class CEM:
             e = energy_fn(samples)
             if e.shape != (S,):
                 raise ValueError(f"energy_fn must return ({S},), got {tuple(e.shape)}")
-            e = e.float()
+            e = e.to(torch.float64)
             finite = torch.isfinite(e)
             n_ok = int(finite.sum())
             num_bad += S - n_ok

@@ -28,7 +28,7 @@ class GoalEnergy:
         if z_goal.dim() != 2:
             raise ValueError(f"z_goal must be (N, E) or (1, N, E), got {tuple(z_goal.shape)}")
         self.source = z_goal
-        self.goal = layer_norm(z_goal.float())
+        self.goal = layer_norm(z_goal.to(torch.promote_types(z_goal.dtype, torch.float32)))
         self.weights = None if weights is None else [float(w) for w in weights]
 
     def to(self, device: torch.device | str) -> GoalEnergy:
@@ -37,11 +37,12 @@ class GoalEnergy:
         return self
 
     def per_frame(self, pred: Tensor) -> Tensor:
-        """pred (S, H, N, E) -> per-frame energies (S, H), float32."""
+        """pred (S, H, N, E) -> per-frame energies (S, H), float32 (float64 for float64)."""
         if pred.dim() != 4 or pred.shape[-2:] != self.goal.shape:
             raise ValueError(f"predictions must be (S, H, {self.goal.shape[0]}, "
                              f"{self.goal.shape[1]}), got {tuple(pred.shape)}")
-        return (layer_norm(pred.float()) - self.goal).abs().mean(dim=(-2, -1))
+        dtype = torch.promote_types(pred.dtype, torch.float32)  # float64 stays float64
+        return (layer_norm(pred.to(dtype)) - self.goal.to(dtype)).abs().mean(dim=(-2, -1))
 
     def __call__(self, pred: Tensor) -> Tensor:
         """pred (S, H, N, E) or (S, N, E) (one frame) -> energies (S,), float32."""
@@ -51,8 +52,8 @@ class GoalEnergy:
             return self.per_frame(pred[:, -1:])[:, 0]
         if len(self.weights) != pred.shape[1]:
             raise ValueError(f"{len(self.weights)} energy weights for horizon {pred.shape[1]}")
-        w = torch.tensor(self.weights, dtype=torch.float32, device=pred.device)
-        return (self.per_frame(pred) * w).sum(-1)
+        per = self.per_frame(pred)
+        return (per * torch.tensor(self.weights, dtype=per.dtype, device=per.device)).sum(-1)
 
 
 def energy(pred: Tensor, z_goal: Tensor, weights: Sequence[float] | None = None) -> Tensor:

@@ -106,6 +106,8 @@ class RecedingHorizonPlanner:
             obs_energy = math.nan
         if not torch.isfinite(state).all():
             return self._fail("state is not finite", obs_energy, t0)
+        if not torch.isfinite(z_obs).all():
+            return self._fail("observation features are not finite", obs_energy, t0)
         wm = self.world_model
 
         def energy_fn(actions: Tensor) -> Tensor:

@@ -1,0 +1,237 @@
+"""`vjepa2 bench plan`: planning-step speed of the CEM planner with random-init models.
+
+For each preset: ms per planning step (median, encode of the current frame included),
+predictor FLOPs per step (analytic), achieved FLOP/s, and the speed-up of the KV-cached
+rollout over the naive one (re-run the whole sequence each step, the reference release's
+approach), both measured side by side. Prints the H100 bf16 roofline time of the paper
+preset with ac_vit_giant. ``--sweep`` measures the CEM-budget trade-off for the cpu preset:
+Hz with the tiny models vs. reaching success on the synthetic world model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+
+import torch
+
+from vjepa2_world_model.planning import (
+    RecedingHorizonPlanner,
+    apply_action,
+    get_preset,
+    make_rollout,
+)
+from vjepa2_world_model.planning.flops import (
+    H100_BF16_DENSE_FLOPS,
+    PredictorShape,
+    encoder_flops,
+    plan_step_flops,
+)
+from vjepa2_world_model.planning.synthetic import LinearPoseWorldModel
+
+STATE0 = [0.45, 0.0, 0.3, math.pi, 0.0, 0.0, 0.0]
+
+
+def _models(encoder: str, predictor: str, device: torch.device, dtype: torch.dtype):
+    from vjepa2_world_model.models.ac_predictor import AC_CONFIGS, ACPredictor
+    from vjepa2_world_model.models.vit_encoder import ENCODER_CONFIGS, VisionTransformer
+
+    torch.manual_seed(0)
+    enc = VisionTransformer(ENCODER_CONFIGS[encoder]).eval().to(device, dtype)
+    pred = ACPredictor(AC_CONFIGS[predictor]).eval().to(device, dtype)
+    return enc, pred, ENCODER_CONFIGS[encoder], AC_CONFIGS[predictor]
+
+
+def _img_size(enc_cfg) -> int:
+    for k in ("img_size", "image_size", "crop_size", "resolution"):
+        v = getattr(enc_cfg, k, None)
+        if v is not None:
+            return int(v[0] if isinstance(v, (tuple, list)) else v)
+    return 256
+
+
+def _enc_flops(enc_cfg, img: int) -> float:
+    g = lambda *ks: next(getattr(enc_cfg, k) for k in ks if getattr(enc_cfg, k, None))
+    dim, depth = int(g("dim", "embed_dim")), int(g("depth"))
+    mlp = float(getattr(enc_cfg, "mlp_dim", None) or getattr(enc_cfg, "mlp_hidden", None)
+                or dim * float(getattr(enc_cfg, "mlp_ratio", 4.0))) / dim
+    tokens = (img // 16) ** 2
+    return encoder_flops(dim, depth, mlp, tokens, 3 * 2 * 16 * 16)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_preset(name: str, enc, pred, enc_cfg, pred_cfg, device, repeats: int,
+                overrides: dict | None = None, modes: tuple[str, ...] = ("cached", "naive"),
+                ) -> dict:
+    """Median ms per planning step (cached and naive), FLOPs, plan agreement."""
+    cfg = get_preset(name, **(overrides or {}))
+    c = cfg.cem
+    img = _img_size(enc_cfg)
+    g = torch.Generator().manual_seed(0)
+    obs = torch.randint(0, 256, (1, img, img, 3), generator=g, dtype=torch.uint8)
+    goal_img = torch.randint(0, 256, (1, img, img, 3), generator=g, dtype=torch.uint8)
+    state = torch.tensor(STATE0)
+    with torch.no_grad():
+        z_goal = enc.encode_images(goal_img.to(device))[0]  # once per goal
+    out: dict = {"preset": name, "S": c.num_samples, "I": c.iterations, "k": c.top_k,
+                 "H": c.horizon}
+    shape = PredictorShape.from_config(pred_cfg)
+    plans = {}
+    for mode in modes:
+        planner = RecedingHorizonPlanner(make_rollout(pred, mode, amp=cfg.amp), cfg, device)
+        times, enc_times = [], []
+        for i in range(repeats + 1):  # first call is warm-up
+            planner.reset()
+            _sync(device)
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                z = enc.encode_images(obs.to(device))[0]
+            _sync(device)
+            t1 = time.perf_counter()
+            r = planner.plan(z, state, z_goal)
+            t2 = time.perf_counter()
+            if i:
+                times.append((t2 - t0) * 1e3)
+                enc_times.append((t1 - t0) * 1e3)
+        plans[mode] = r.actions
+        flops = plan_step_flops(shape, c.num_samples, c.iterations, c.horizon, mode == "cached")
+        ms = statistics.median(times)
+        out[mode] = {"ms": ms, "enc_ms": statistics.median(enc_times), "flops": flops,
+                     "flops_s": flops / (ms / 1e3)}
+    if len(plans) == 2:
+        out["speedup"] = out["naive"]["ms"] / out["cached"]["ms"]
+        out["plan_diff"] = float((plans["cached"] - plans["naive"]).abs().max())
+    out["enc_flops"] = _enc_flops(enc_cfg, img)
+    return out
+
+
+def synthetic_quality(cfg_overrides: dict, trials: int = 10, steps: int = 8,
+                      tol: float = 0.01) -> dict:
+    """Planning quality of a cpu-preset budget on the synthetic world model (analytic
+    optimum): one-step action error (mm) for goals inside one step's L1 ball, and
+    closed-loop reaching of goals up to ~20 cm in ``steps`` steps (success = final xyz
+    error < tol and gripper within 0.1)."""
+    cfg = get_preset("cpu", **cfg_overrides)
+    one, errs, ok = [], [], 0
+    for t in range(trials):
+        wm = LinearPoseWorldModel(seed=100 + t)
+        g = torch.Generator().manual_seed(t)
+        s0 = torch.tensor(STATE0)
+        d = torch.randn(3, generator=g)
+        d = d / d.abs().sum() * 0.07 * float(torch.rand(1, generator=g))
+        goal = s0.clone()
+        goal[:3] += d
+        goal[6] = float(torch.rand(1, generator=g))
+        r = RecedingHorizonPlanner(wm, cfg).plan(wm.features(s0), s0, wm.features(goal))
+        one.append(float((r.action[:3] - d).norm()))
+        goal = s0.clone()
+        goal[:3] += (torch.rand(3, generator=g) * 2 - 1) * torch.tensor([0.15, 0.15, 0.1])
+        goal[6] = float(torch.rand(1, generator=g) > 0.5)
+        planner, s = RecedingHorizonPlanner(wm, cfg), s0.clone()
+        z_goal = wm.features(goal)
+        for _ in range(steps):
+            s = apply_action(s, planner.plan(wm.features(s), s, z_goal).action)
+        err = float((s[:3] - goal[:3]).norm())
+        errs.append(err)
+        ok += err < tol and abs(float(s[6] - goal[6])) < 0.1
+    return {"one_step_mm": statistics.median(one) * 1e3, "one_step_max_mm": max(one) * 1e3,
+            "success": ok / trials, "final_mm": statistics.median(errs) * 1e3}
+
+
+def matmul_gflops(device: torch.device, dtype: torch.dtype) -> float:
+    """Achievable matmul GFLOP/s right now at the predictor's shapes (load context)."""
+    a = torch.randn(8448, 128, device=device, dtype=dtype)
+    w = torch.randn(512, 128, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ w.T
+    _sync(device)
+    t0, n = time.perf_counter(), 20
+    for _ in range(n):
+        a @ w.T
+    _sync(device)
+    return 2 * a.shape[0] * 128 * 512 * n / (time.perf_counter() - t0) / 1e9
+
+
+def _print_row(r: dict) -> None:
+    c, n = r["cached"], r["naive"]
+    print(f"{r['preset']:<10} {r['S']:>4}/{r['I']:>2}/{r['k']:>2}/{r['H']} "
+          f"{c['ms']:>9.1f} {1e3 / c['ms']:>6.2f} {c['enc_ms']:>6.1f} {c['flops'] / 1e9:>9.2f} "
+          f"{c['flops_s'] / 1e9:>8.1f} | {n['ms']:>9.1f} {n['flops'] / 1e9:>9.2f} "
+          f"{r['speedup']:>6.2f}x {r['plan_diff']:>8.1e}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="vjepa2 bench plan", description=__doc__.split("\n")[0])
+    ap.add_argument("--presets", default="cpu,reference,paper")
+    ap.add_argument("--encoder", default="vit_tiny")
+    ap.add_argument("--predictor", default="ac_tiny")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sweep", action="store_true", help="cpu-preset CEM budget trade-off")
+    ap.add_argument("--trials", type=int, default=10, help="synthetic trials per sweep row")
+    args = ap.parse_args(argv)
+    if args.repeats < 5:
+        print("note: fewer than 5 repeats; medians are rough")
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+    enc, pred, enc_cfg, pred_cfg = _models(args.encoder, args.predictor, device, dtype)
+    print(f"device {device} ({torch.get_num_threads()} threads), {dtype}, models "
+          f"{args.encoder} + {args.predictor} (random init)")
+    print(f"matmul throughput now (8448x128 @ 128x512): {matmul_gflops(device, dtype):.1f} "
+          "GFLOP/s (the machine is shared; judge achieved FLOP/s against this)")
+    print("ms/step = encode current frame + plan; FLOPs = predictor, analytic; "
+          "speed-up = naive ms / cached ms")
+    print(f"{'preset':<10} {'S/I/k/H':>11} {'cached ms':>9} {'Hz':>6} {'enc ms':>6} "
+          f"{'GFLOP':>9} {'GFLOP/s':>8} | {'naive ms':>9} {'GFLOP':>9} {'speedup':>7} "
+          f"{'|dplan|':>8}")
+    for name in [p for p in args.presets.split(",") if p]:
+        _print_row(time_preset(name, enc, pred, enc_cfg, pred_cfg, device, args.repeats))
+
+    from vjepa2_world_model.models.ac_predictor import AC_CONFIGS
+
+    giant = PredictorShape.from_config(AC_CONFIGS["ac_vit_giant"])
+    paper = get_preset("paper").cem
+    for mode in ("cached", "naive"):
+        f = plan_step_flops(giant, paper.num_samples, paper.iterations, paper.horizon,
+                            mode == "cached")
+        print(f"roofline: paper preset, ac_vit_giant, {mode}: {f / 1e12:.0f} TFLOP/step -> "
+              f"{f / H100_BF16_DENSE_FLOPS:.2f} s/step at H100 bf16 dense peak "
+              f"({H100_BF16_DENSE_FLOPS / 1e12:.0f} TFLOP/s)")
+    ref = get_preset("reference").cem
+    for mode in ("cached", "naive"):
+        f = plan_step_flops(giant, ref.num_samples, ref.iterations, ref.horizon,
+                            mode == "cached")
+        print(f"roofline: reference preset (H=2), ac_vit_giant, {mode}: {f / 1e12:.0f} "
+              f"TFLOP/step -> {f / H100_BF16_DENSE_FLOPS:.2f} s/step")
+
+    if args.sweep:
+        print("\ncpu-preset sweep: Hz with the tiny models (cached) vs. synthetic reaching "
+              f"({args.trials} goals; one step inside the L1 ball; reach up to ~20 cm in 8 steps, "
+              "success = <1 cm and gripper)")
+        print(f"{'S/I/k':>10} {'ms':>8} {'Hz':>6} | {'1-step err mm (med/max)':>23} "
+              f"{'reach success':>13} {'final mm':>8}")
+        for s_, i_, k_ in [(32, 3, 4), (64, 3, 8), (64, 4, 8), (96, 3, 8), (96, 4, 8),
+                           (128, 3, 8), (128, 4, 10), (200, 5, 10)]:
+            ov = {"num_samples": s_, "iterations": i_, "top_k": k_}
+            r = time_preset("cpu", enc, pred, enc_cfg, pred_cfg, device, args.repeats, ov,
+                            modes=("cached",))
+            q = synthetic_quality(ov, trials=args.trials)
+            ms = r["cached"]["ms"]
+            print(f"{s_:>4}/{i_:>2}/{k_:>2} {ms:>8.1f} {1e3 / ms:>6.2f} | "
+                  f"{q['one_step_mm']:>11.2f} / {q['one_step_max_mm']:>9.2f} "
+                  f"{q['success']:>13.0%} {q['final_mm']:>8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
