@@ -240,9 +240,14 @@ class PlannerNode(Node):
         self.delta_pub.publish(goal.delta)  # commands are recorded as a topic too
         if not self.exec_client.wait_for_server(timeout_sec=2.0):
             return ExecResult(False, f"no ExecuteDelta server at {self.p['execute_action']}")
+        if cancelled():
+            return ExecResult(False, "canceled before the motion")
         try:
-            handle = self._wait(self.exec_client.send_goal_async(goal), 5.0, cancelled)
-            if handle is None or not handle.accepted:
+            # never abandon a sent goal: wait for its handle so a cancel can reach the bridge
+            handle = self._wait(self.exec_client.send_goal_async(goal), 5.0, lambda: False)
+            if handle is None:
+                return ExecResult(False, "bridge did not answer the delta goal")
+            if not handle.accepted:
                 return ExecResult(False, "bridge rejected the delta")
             res_future = handle.get_result_async()
             deadline = time.monotonic() + float(self.p["execute_timeout_s"])
