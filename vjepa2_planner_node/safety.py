@@ -101,7 +101,7 @@ class SafetyLimits:
         lo, hi = np.asarray(self.workspace_min), np.asarray(self.workspace_max)
         if np.any(target < lo) or np.any(target > hi):
             msg = (f"target position {np.round(target, 4).tolist()} outside workspace "
-                   f"[{list(lo)}, {list(hi)}]")
+                   f"[{lo.tolist()}, {hi.tolist()}]")
             if reject:
                 return SafetyDecision(False, None, reasons=[msg])
             action[:3] = np.clip(target, lo, hi) - state[:3]
