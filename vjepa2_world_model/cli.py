@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train-encoder": ("vjepa2_world_model.training.train_encoder:main", "V-JEPA pretraining"),
     "train-ac": ("vjepa2_world_model.training.train_ac:main", "train the AC predictor"),
     "sim-cell": ("vjepa2_planner_node.sim_cell:main", "simulated Franka cell (sim + camera)"),
+    "eval": ("vjepa2_planner_node.evaluation.run:main", "evaluate planning in the sim cell"),
+    "demo": ("vjepa2_planner_node.demo:main", "simulated pick-and-place demo (shipped weights)"),
     "franka-bridge": ("vjepa2_planner_node.franka_bridge:main", "libfranka controller bridge node"),
 }
 

@@ -1,0 +1,293 @@
+"""`vjepa2 eval TASK`: evaluation episodes with the real nodes against the simulated cell.
+
+Tasks: reach, grasp-cube, grasp-cup, reach-with-object, pick-place (cube, 3 sub-goal
+images, budgets 4/10/4 as in the paper). For every episode the goal image is made the way
+a user makes one: the robot is moved to the goal scene through the bridge and the camera
+frame is captured; the scene then returns to its start and the planner must get there
+from the image alone. Outcomes are judged from ``/sim`` ground truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vjepa2_planner_node.evaluation import tasks as T
+from vjepa2_planner_node.evaluation.client import EvalError, start_client
+from vjepa2_planner_node.evaluation.report import plot_episodes, plot_landscape, write_results
+
+TASKS = ("reach", "grasp-cube", "grasp-cup", "reach-with-object", "pick-place")
+DEFAULT_CHECKPOINT = "weights/sim_tiny"
+# Object rest layout of the manipulation tasks (xy, m); per-episode jitter is seeded.
+CUBE_XY = np.array([0.50, -0.10])
+CUP_XY = np.array([0.50, 0.16])
+PLACE_XY = np.array([0.42, 0.06])
+
+
+class Stack:
+    """The bringup (sim cell, bridge, planner, goal selector) as a child process group."""
+
+    def __init__(self, bringup: str, checkpoint: str, preset: str | None, log: Path,
+                 extra: list[str] | None = None) -> None:
+        cmd = [sys.executable, "-m", "vjepa2_planner_node.bringup", bringup,
+               f"checkpoint:={checkpoint}", "device:=cpu", *(extra or [])]
+        if preset:
+            cmd.append(f"preset:={preset}")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(log, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, env=os.environ.copy())
+
+    def check(self) -> None:
+        if self.proc.poll() is not None:
+            raise EvalError(f"the stack exited with code {self.proc.returncode}; "
+                            f"see {self.log.name}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+
+
+def _err_cm(a: np.ndarray, b: np.ndarray) -> float:
+    return 100.0 * float(np.linalg.norm(np.asarray(a)[:3] - np.asarray(b)[:3]))
+
+
+def _progress(task: str, i: int) -> Any:
+    def show(r: T.StepRecord) -> None:
+        print(f"  [{task} {i}] step {r.step:2d} goal {r.goal_index} E={r.energy:.4f} "
+              f"a=({r.action[0]:+.3f},{r.action[1]:+.3f},{r.action[2]:+.3f},g{r.action[6]:+.2f})"
+              f" plan {r.plan_ms:.0f} ms, step {r.step_ms:.0f} ms", flush=True)
+    return show
+
+
+def _finish(task: str, i: int, c: Any, result: Any, records: list[T.StepRecord],
+            success: bool, start_err: float, final_err: float, goal: list[float],
+            extra: dict[str, Any] | None = None) -> T.Episode:
+    ep = T.Episode(
+        task=task, index=i, success=bool(success), steps=len(records),
+        start_error_cm=start_err, final_error_cm=final_err,
+        mean_step_ms=float(np.mean([r.step_ms for r in records])) if records else 0.0,
+        mean_plan_ms=float(np.mean([r.plan_ms for r in records])) if records else 0.0,
+        message=str(result.message), goal=goal, records=records, extra=extra or {})
+    print(f"[{task} {i}] {'SUCCESS' if ep.success else 'fail'}: error {start_err:.1f} -> "
+          f"{final_err:.1f} cm in {ep.steps} steps ({ep.mean_step_ms:.0f} ms/step)", flush=True)
+    return ep
+
+
+def reach_episode(c: Any, i: int, goal_xyz: np.ndarray, budget: int) -> T.Episode:
+    """Photograph the robot at goal_xyz, return to start, plan back from the image."""
+    c.move_to(goal_xyz, gripper=0.0)
+    goal_img = c.fresh_image()
+    goal_true = c.gt("ee")[:3]
+    c.move_to(T.START_XYZ)
+    start_err = _err_cm(c.gt("ee"), goal_true)
+    result, records = c.plan([goal_img], [budget], [f"reach{i}"], on_step=_progress("reach", i))
+    final_err = _err_cm(c.gt("ee"), goal_true)
+    return _finish("reach", i, c, result, records, final_err < 100 * T.REACH_SUCCESS_M,
+                   start_err, final_err, goal_true.tolist())
+
+
+def _grasp_z(obj: str) -> float:
+    return T.GRASP_Z + (0.045 if obj == "cup" else 0.0)
+
+
+def _grasp_xy(c: Any, obj: str) -> np.ndarray:
+    """Where the fingers close: cube centre; on the cup, its rim nearest the robot's side."""
+    xy = c.gt(obj)[:2]
+    return xy + (np.array([0.0, -0.034]) if obj == "cup" else 0.0)
+
+
+def _scripted_grasp(c: Any, obj: str) -> None:
+    xy = _grasp_xy(c, obj)
+    c.move_to([xy[0], xy[1], T.HOVER_Z], gripper=0.0)
+    c.move_to([xy[0], xy[1], _grasp_z(obj)])
+    c.set_gripper(1.0)
+
+
+def _reset_scene(c: Any, cube_xy: np.ndarray, cup_xy: np.ndarray) -> None:
+    st = c.state()
+    if st[6] > 0.2:
+        c.set_gripper(0.0)
+    c.move_to([st[0], st[1], max(st[2], T.HOVER_Z)])
+    c.move_to(T.START_XYZ)
+    c.place_objects(list(cube_xy), list(cup_xy))
+    time.sleep(0.5)
+
+
+def _layout(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    return CUBE_XY + rng.uniform(-0.03, 0.03, 2), CUP_XY + rng.uniform(-0.03, 0.03, 2)
+
+
+def grasp_episode(c: Any, i: int, obj: str, rng: np.random.Generator,
+                  budget: int) -> T.Episode:
+    """Goal image: the object held and lifted. Success: object lifted at the end."""
+    task = f"grasp-{obj}"
+    cube_xy, cup_xy = _layout(rng)
+    _reset_scene(c, cube_xy, cup_xy)
+    rest_z = float(c.gt(obj)[2])
+    _scripted_grasp(c, obj)
+    xy = c.state()[:2]
+    c.move_to([xy[0], xy[1], T.LIFT_Z])
+    goal_img = c.fresh_image()
+    goal_ee = c.gt("ee")[:3]
+    goal_lifted = T.lifted(rest_z, float(c.gt(obj)[2]))
+    _reset_scene(c, cube_xy, cup_xy)
+    start_err = _err_cm(c.gt("ee"), goal_ee)
+    result, records = c.plan([goal_img], [budget], [task], on_step=_progress(task, i))
+    final_err = _err_cm(c.gt("ee"), goal_ee)
+    ok = T.lifted(rest_z, float(c.gt(obj)[2]))
+    return _finish(task, i, c, result, records, ok, start_err, final_err, goal_ee.tolist(),
+                   {"goal_scene_lifted": goal_lifted})
+
+
+def reach_with_object_episode(c: Any, i: int, goal_xyz: np.ndarray, rng: np.random.Generator,
+                              budget: int) -> T.Episode:
+    """Start and goal both hold the cube; success: within 4 cm and still holding it."""
+    task = "reach-with-object"
+    cube_xy, cup_xy = _layout(rng)
+    _reset_scene(c, cube_xy, cup_xy)
+    rest_z = float(c.gt("cube")[2])
+    _scripted_grasp(c, "cube")
+    c.move_to(goal_xyz)
+    goal_img = c.fresh_image()
+    goal_ee = c.gt("ee")[:3]
+    c.move_to(T.START_XYZ)
+    start_err = _err_cm(c.gt("ee"), goal_ee)
+    result, records = c.plan([goal_img], [budget], [task], on_step=_progress(task, i))
+    final_err = _err_cm(c.gt("ee"), goal_ee)
+    held = T.lifted(rest_z, float(c.gt("cube")[2]))
+    return _finish(task, i, c, result, records,
+                   final_err < 100 * T.REACH_SUCCESS_M and held, start_err, final_err,
+                   goal_ee.tolist(), {"held_at_end": held})
+
+
+def pick_place_episode(c: Any, i: int, rng: np.random.Generator,
+                       budgets: list[int]) -> T.Episode:
+    """Three sub-goal images (grasped, carried, placed); success: cube at the place point."""
+    task = "pick-place"
+    cube_xy, cup_xy = _layout(rng)
+    place_xy = PLACE_XY + rng.uniform(-0.02, 0.02, 2)
+    _reset_scene(c, cube_xy, cup_xy)
+    rest_z = float(c.gt("cube")[2])
+    _scripted_grasp(c, "cube")
+    goals = [c.fresh_image()]
+    c.move_to([place_xy[0], place_xy[1], T.HOVER_Z])
+    goals.append(c.fresh_image())
+    c.move_to([place_xy[0], place_xy[1], T.GRASP_Z + 0.005])
+    c.set_gripper(0.0)
+    goals.append(c.fresh_image())
+    goal_ee = c.gt("ee")[:3]
+    _reset_scene(c, cube_xy, cup_xy)
+    start_err = _err_cm(c.gt("cube")[:2].tolist() + [0.0], list(place_xy) + [0.0])
+    result, records = c.plan(goals, budgets, ["grasp", "carry", "place"],
+                             on_step=_progress(task, i))
+    cube = c.gt("cube")
+    final_err = _err_cm(cube[:2].tolist() + [0.0], list(place_xy) + [0.0])
+    ok = T.placed(cube[:3], place_xy, rest_z)
+    return _finish(task, i, c, result, records, ok, start_err, final_err, goal_ee.tolist(),
+                   {"place_xy": place_xy.tolist(), "cube_final": cube[:3].tolist()})
+
+
+def energy_landscape(checkpoint: str, obs_rgb: np.ndarray, goal_rgb: np.ndarray,
+                     state7: np.ndarray, true_offset: np.ndarray, path: Path,
+                     half_width: float = 0.1, n: int = 21) -> Path:
+    """Energy of one-step plans over a (dx, dy) grid around the current state (PNG)."""
+    import torch
+
+    from vjepa2_planner_node.world_model_core import load_encoder_and_predictor
+    from vjepa2_world_model.planning import energy, layer_norm, make_rollout
+
+    encoder, predictor = load_encoder_and_predictor(checkpoint, "cpu")
+    with torch.no_grad():
+        z = layer_norm(encoder.encode_images(torch.from_numpy(np.stack([obs_rgb, goal_rgb]))))
+        dx = np.linspace(-half_width, half_width, n)
+        dy = np.linspace(-half_width, half_width, n)
+        grid = np.zeros((n * n, 1, 7), np.float32)
+        grid[:, 0, 0] = np.repeat(dx, n)
+        grid[:, 0, 1] = np.tile(dy, n)
+        rollout = make_rollout(predictor)
+        pred = rollout.rollout(z[0], torch.as_tensor(state7, dtype=torch.float32),
+                               torch.from_numpy(grid))
+        e = energy(pred, z[1]).reshape(n, n).numpy()
+    return plot_landscape(path, dx, dy, e, (float(true_offset[0]), float(true_offset[1])),
+                          "energy over (dx, dy), one step ahead")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``vjepa2 eval TASK [--episodes N] [--seed S] [--out DIR] [--checkpoint DIR]``."""
+    ap = argparse.ArgumentParser(prog="vjepa2 eval", description=__doc__.split("\n")[0])
+    ap.add_argument("task", choices=TASKS + ("all",))
+    ap.add_argument("--episodes", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--budget", type=int, default=12, help="steps per single-goal episode")
+    ap.add_argument("--budgets", default="4,10,4", help="pick-place sub-goal budgets")
+    ap.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
+    ap.add_argument("--preset", default=None, help="planner preset (default: bringup's)")
+    ap.add_argument("--out", default="results")
+    ap.add_argument("--no-bringup", action="store_true",
+                    help="use an already running stack instead of starting one")
+    ns = ap.parse_args(argv)
+    out = Path(ns.out)
+    tasks = TASKS if ns.task == "all" else (ns.task,)
+    stack = None if ns.no_bringup else Stack("reach", ns.checkpoint, ns.preset,
+                                             out / "stack.log")
+    c = start_client()
+    summaries = {}
+    try:
+        print("[eval] waiting for the stack (sim cell, bridge, planner)...", flush=True)
+        c.wait_ready()
+        for task in tasks:
+            rng = np.random.default_rng(ns.seed)
+            episodes: list[T.Episode] = []
+            goals = T.sample_reach_goals(ns.episodes, ns.seed)
+            for i in range(ns.episodes):
+                if stack is not None:
+                    stack.check()
+                if task == "reach":
+                    if i == 0:
+                        c.place_objects([0.62, -0.3], [0.62, 0.3])  # out of the reach region
+                    episodes.append(reach_episode(c, i, goals[i], ns.budget))
+                elif task.startswith("grasp-"):
+                    episodes.append(grasp_episode(c, i, task.split("-")[1], rng, ns.budget))
+                elif task == "reach-with-object":
+                    g = goals[i].copy()
+                    g[2] = max(g[2], 0.15)
+                    episodes.append(reach_with_object_episode(c, i, g, rng, ns.budget))
+                else:
+                    budgets = [int(b) for b in ns.budgets.split(",")]
+                    episodes.append(pick_place_episode(c, i, rng, budgets))
+            meta = {"command": "vjepa2 eval " + " ".join(argv or sys.argv[1:]),
+                    "checkpoint": ns.checkpoint, "preset": ns.preset or "bringup default",
+                    "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+            summaries[task] = write_results(out, task, episodes, meta)
+            plots = plot_episodes(out, task, episodes)
+            print(f"[eval] {task}: {summaries[task]}\n[eval] wrote {out}/{task}.md, .json, "
+                  + ", ".join(str(p) for p in plots), flush=True)
+        if "reach" in tasks:
+            # landscape around the start pose for one fresh reach goal
+            g = T.sample_reach_goals(1, ns.seed + 1)[0]
+            c.move_to(g)
+            goal_rgb, goal_xyz = c.rgb(c.fresh_image()), c.gt("ee")[:3]
+            c.move_to(T.START_XYZ)
+            p = energy_landscape(ns.checkpoint, c.rgb(c.fresh_image()), goal_rgb, c.state(),
+                                 goal_xyz - c.gt("ee")[:3], out / "reach_landscape.png")
+            print(f"[eval] wrote {p}")
+    finally:
+        c.close()
+        if stack is not None:
+            stack.stop()
+    return 0

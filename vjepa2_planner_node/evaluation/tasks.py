@@ -1,0 +1,124 @@
+"""Evaluation tasks in the simulated cell: goal sampling and success, as plain logic.
+
+Nothing here talks to ROS; the client (``client.py``) executes what these functions
+describe. Ground truth (object and end-effector poses from ``/sim/...``) is used only
+to build goal scenes and to judge the outcome, never by the planner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Region the reach goals are spread over (robot base frame, m): in camera view and in
+# the region the shipped model was trained on.
+REACH_REGION_MIN = np.array([0.36, -0.20, 0.12])
+REACH_REGION_MAX = np.array([0.60, 0.20, 0.36])
+START_XYZ = np.array([0.45, 0.0, 0.30])  # start pose of every episode (hand pointing down)
+REACH_SUCCESS_M = 0.04  # paper: within 4 cm of the goal
+
+GRASP_Z = 0.022  # TCP height that puts the fingers around a 4 cm cube on the table
+HOVER_Z = 0.12
+LIFT_Z = 0.12
+LIFT_SUCCESS_M = 0.04  # object raised this much above its rest height = grasped
+PLACE_SUCCESS_M = 0.05  # object centre within this of the place point (xy)
+
+# The paper's Table (facts file): success rates in %, average of two labs.
+PAPER_RESULTS: dict[str, dict[str, float]] = {
+    "V-JEPA 2-AC (paper)": {"reach": 100, "grasp_cube": 25, "grasp_cup": 65,
+                             "reach_with_object": 75, "pick_place_cube": 65,
+                             "pick_place_cup": 80},
+    "Octo (paper)": {"reach": 100, "grasp_cube": 0, "grasp_cup": 15,
+                     "reach_with_object": 15, "pick_place_cube": 10, "pick_place_cup": 15},
+}
+
+
+def sample_reach_goals(n: int, seed: int) -> np.ndarray:
+    """(n, 3) goal positions spread over the reach region (Latin hypercube, seeded)."""
+    if n < 1:
+        raise ValueError(f"need at least one goal, got n={n}")
+    rng = np.random.default_rng(seed)
+    u = np.stack([(rng.permutation(n) + rng.random(n)) / n for _ in range(3)], axis=1)
+    goals = REACH_REGION_MIN + u * (REACH_REGION_MAX - REACH_REGION_MIN)
+    # keep every goal at least 8 cm from the start so an episode has something to do
+    for i, g in enumerate(goals):
+        while np.linalg.norm(g - START_XYZ) < 0.08:
+            g = REACH_REGION_MIN + rng.random(3) * (REACH_REGION_MAX - REACH_REGION_MIN)
+        goals[i] = g
+    return goals
+
+
+def split_move(delta_xyz: np.ndarray, max_step: float) -> list[np.ndarray]:
+    """Split a translation into equal pieces no longer than ``max_step`` (for the bridge)."""
+    delta_xyz = np.asarray(delta_xyz, float)
+    n = max(1, int(np.ceil(np.linalg.norm(delta_xyz) / max_step - 1e-9)))
+    return [delta_xyz / n] * n
+
+
+@dataclass
+class StepRecord:
+    """One planner step seen from outside: feedback + ground-truth EE position after it."""
+
+    step: int
+    goal_index: int
+    energy: float
+    action: list[float]
+    plan_ms: float
+    step_ms: float
+    ee_xyz: list[float]
+
+
+@dataclass
+class Episode:
+    """Outcome of one evaluation episode."""
+
+    task: str
+    index: int
+    success: bool
+    steps: int
+    start_error_cm: float
+    final_error_cm: float
+    mean_step_ms: float
+    mean_plan_ms: float
+    message: str = ""
+    goal: list[float] = field(default_factory=list)
+    records: list[StepRecord] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summarize(episodes: list[Episode]) -> dict[str, Any]:
+    """Aggregate figures of one task's episodes (errors in cm, times in ms)."""
+    if not episodes:
+        raise ValueError("no episodes to summarize")
+    final = np.array([e.final_error_cm for e in episodes])
+    start = np.array([e.start_error_cm for e in episodes])
+    steps = [r for e in episodes for r in e.records]
+    return {
+        "task": episodes[0].task,
+        "episodes": len(episodes),
+        "success_rate": float(np.mean([e.success for e in episodes])),
+        "median_final_error_cm": float(np.median(final)),
+        "median_start_error_cm": float(np.median(start)),
+        "share_under_4cm": float(np.mean(final < REACH_SUCCESS_M * 100)),
+        "improved_share": float(np.mean(final < start)),
+        "mean_steps": float(np.mean([e.steps for e in episodes])),
+        "median_step_ms": float(np.median([r.step_ms for r in steps])) if steps else float("nan"),
+        "median_plan_ms": float(np.median([r.plan_ms for r in steps])) if steps else float("nan"),
+    }
+
+
+def lifted(rest_z: float, now_z: float) -> bool:
+    """Was the object raised clearly off its rest height?"""
+    return now_z - rest_z > LIFT_SUCCESS_M
+
+
+def placed(obj_xyz: np.ndarray, place_xy: np.ndarray, rest_z: float) -> bool:
+    """Object resting (near its rest height) within PLACE_SUCCESS_M of the place point."""
+    obj_xyz = np.asarray(obj_xyz, float)
+    near = np.linalg.norm(obj_xyz[:2] - np.asarray(place_xy, float)) < PLACE_SUCCESS_M
+    return bool(near and abs(obj_xyz[2] - rest_z) < 0.02)
