@@ -36,9 +36,9 @@ DEFAULTS: dict[str, Any] = {
     },
     "cameras": {
         "ext_cam": {
-            "pos": [1.1, -0.55, 0.7],
-            "lookat": [0.35, 0.05, 0.25],
-            "fovy": 60.0,
+            "pos": [1.25, -0.6, 0.8],
+            "lookat": [0.4, 0.0, 0.22],
+            "fovy": 58.0,
             "width": 256,
             "height": 256,
         }
