@@ -27,7 +27,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from vjepa2_world_model.models.rope import CONVENTIONS, grid_positions, rope_tables
-from vjepa2_world_model.models.vit_encoder import Block
+from vjepa2_world_model.models.vit_encoder import Block, init_vit_weights
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,7 @@ class ACPredictor(nn.Module):
             Block(D, cfg.heads, hidden, cfg.qkv_bias, cfg.norm_eps) for _ in range(cfg.depth))
         self.predictor_norm = nn.LayerNorm(D, eps=cfg.norm_eps)
         self.predictor_proj = nn.Linear(D, cfg.enc_dim)
+        init_vit_weights(self, self.predictor_blocks)
         self.validate_finite = True  # NaN/inf check of inputs (one host sync per call)
 
     @property

@@ -16,7 +16,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from vjepa2_world_model.models.rope import CONVENTIONS, index_to_positions, rope_tables
-from vjepa2_world_model.models.vit_encoder import Block
+from vjepa2_world_model.models.vit_encoder import Block, init_vit_weights
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,15 @@ class MaskPredictor(nn.Module):
         self.predictor_embed = nn.Linear(cfg.enc_dim, cfg.dim)
         self.mask_tokens = nn.ParameterList(
             nn.Parameter(torch.zeros(1, 1, cfg.dim)) for _ in range(cfg.num_mask_tokens))
-        for t in self.mask_tokens:
-            nn.init.trunc_normal_(t, std=0.02)
         hidden = int(cfg.dim * cfg.mlp_ratio)
         self.predictor_blocks = nn.ModuleList(
             Block(cfg.dim, cfg.heads, hidden, cfg.qkv_bias, cfg.norm_eps)
             for _ in range(cfg.depth))
         self.predictor_norm = nn.LayerNorm(cfg.dim, eps=cfg.norm_eps)
         self.predictor_proj = nn.Linear(cfg.dim, cfg.enc_dim)
+        init_vit_weights(self, self.predictor_blocks)
+        for t in self.mask_tokens:
+            nn.init.trunc_normal_(t, std=0.02)
 
     @property
     def config(self) -> MaskPredictorConfig:

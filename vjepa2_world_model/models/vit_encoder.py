@@ -142,6 +142,24 @@ class PatchEmbed3D(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
+def init_vit_weights(model: nn.Module, blocks: nn.ModuleList, std: float = 0.02) -> None:
+    """ViT initialisation: trunc-normal(std) linear/conv weights, zero biases, unit LayerNorms;
+    the residual output projections (attn.proj, mlp.fc2) of block i are divided by
+    sqrt(2 * (i + 1)) so the residual stream does not grow with depth."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv3d)):
+            nn.init.trunc_normal_(m.weight, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    with torch.no_grad():
+        for i, blk in enumerate(blocks):
+            blk.attn.proj.weight.div_((2.0 * (i + 1)) ** 0.5)
+            blk.mlp.fc2.weight.div_((2.0 * (i + 1)) ** 0.5)
+
+
 class VisionTransformer(nn.Module):
     """Video ViT encoder. ``forward(clip)`` (B,3,T,H,W) normalised -> (B, N, dim)."""
 
@@ -155,6 +173,7 @@ class VisionTransformer(nn.Module):
             Block(cfg.dim, cfg.heads, cfg.mlp_hidden, cfg.qkv_bias, cfg.norm_eps)
             for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.dim, eps=cfg.norm_eps)
+        init_vit_weights(self, self.blocks)
         self.validate_finite = True  # NaN/inf check of inputs (one host sync per call)
 
     @property
