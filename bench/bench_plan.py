@@ -12,24 +12,29 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import time
 
-import torch
+# On a shared, oversubscribed CPU, OpenMP's default spin-waiting makes 2-thread torch ops
+# 10-25x slower (measured); passive waiting must be set before the runtime starts.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from vjepa2_world_model.planning import (
+import torch  # noqa: E402
+
+from vjepa2_world_model.planning import (  # noqa: E402
     RecedingHorizonPlanner,
     apply_action,
     get_preset,
     make_rollout,
 )
-from vjepa2_world_model.planning.flops import (
+from vjepa2_world_model.planning.flops import (  # noqa: E402
     H100_BF16_DENSE_FLOPS,
     PredictorShape,
     encoder_flops,
     plan_step_flops,
 )
-from vjepa2_world_model.planning.synthetic import LinearPoseWorldModel
+from vjepa2_world_model.planning.synthetic import LinearPoseWorldModel  # noqa: E402
 
 STATE0 = [0.45, 0.0, 0.3, math.pi, 0.0, 0.0, 0.0]
 
@@ -185,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
     enc, pred, enc_cfg, pred_cfg = _models(args.encoder, args.predictor, device, dtype)
-    print(f"device {device} ({torch.get_num_threads()} threads), {dtype}, models "
+    print(f"device {device} ({torch.get_num_threads()} threads, OMP_WAIT_POLICY="
+          f"{os.environ.get('OMP_WAIT_POLICY')}), {dtype}, models "
           f"{args.encoder} + {args.predictor} (random init)")
     print(f"matmul throughput now (8448x128 @ 128x512): {matmul_gflops(device, dtype):.1f} "
           "GFLOP/s (the machine is shared; judge achieved FLOP/s against this)")
