@@ -13,6 +13,7 @@ and it reconnects + runs automatic error recovery when the robot is back.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -296,7 +297,7 @@ class FrankaController:
                         req.done.set()
                 else:
                     self._update(self._robot.read_once())
-                    time.sleep(0.005)
+                    time.sleep(0.008)  # ~100 Hz state while idle
             except Exception as exc:  # noqa: BLE001  (pylibfranka Network/Control exceptions)
                 name = type(exc).__name__
                 if req is not None and req.result is None:
@@ -386,6 +387,13 @@ class FrankaController:
         p1 = p0 + req.action[:3]
         rel = Rotation.from_euler("xyz", req.action[3:6]).as_rotvec()
         dist, angle = float(np.linalg.norm(req.action[:3])), float(np.linalg.norm(rel))
+        # Rodrigues terms of the relative rotation: R(s) = I + sin(s a) K + (1 - cos(s a)) K^2.
+        axis = rel / angle if angle > 1e-12 else np.zeros(3)
+        k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]],
+                      [-axis[1], axis[0], 0.0]])
+        k_r0, kk_r0 = k @ r0, k @ k @ r0
+        pose = np.eye(4)
+        cycle = 0
         duration = self.limits.duration(dist, angle)
         total = duration + self.limits.settle_time
         t = 0.0
@@ -396,7 +404,9 @@ class FrankaController:
         while not finished:
             state, dt = ctrl.readOnce()
             t += dt.to_sec()
-            self._update(state)
+            cycle += 1
+            if cycle % 10 == 0:  # keep the published state fresh at 100 Hz
+                self._update(state)
             if stopping is None:
                 if req.cancel.is_set() or self._stop_motion.is_set():
                     reason = "stopped"
@@ -413,9 +423,8 @@ class FrankaController:
                 # Linear velocity ramp-down: s = s_s + v_s (tau - tau^2 / (2 T_stop)).
                 s = min(1.0, s_s + v_s * (tau - tau * tau / (2 * self.limits.stop_time)))
                 finished = t - t_s >= self.limits.stop_time
-            pose = np.eye(4)
             pose[:3, 3] = p0 + s * (p1 - p0)
-            pose[:3, :3] = Rotation.from_rotvec(s * rel).as_matrix() @ r0
+            pose[:3, :3] = r0 + math.sin(s * angle) * k_r0 + (1.0 - math.cos(s * angle)) * kk_r0
             cmd = pf.CartesianPose(pose.flatten(order="F").tolist())
             if finished:
                 cmd.motion_finished = True

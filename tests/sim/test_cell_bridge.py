@@ -144,11 +144,37 @@ def test_camera_rate_and_arm_visible(cell: Cell) -> None:
     assert cell.node.send([0.0, -0.12, 0.1, 0, 0, 0, 0]).success
 
 
+def test_stop_service_and_cancel_halt_motion(cell: Cell) -> None:
+    s0 = cell.node.fresh_state()
+    handle = cell.node.send([0.0, 0.0, 0.15, 0, 0, 0, 0], wait=False)
+    assert wait_for(lambda: cell.node.fresh_state()[2] > s0[2] + 0.005, 20.0)  # moving
+    resp = cell.node.call_trigger("/franka/stop")
+    assert resp.success and "stopped" in resp.message
+    res = handle.get_result_async()
+    assert wait_for(res.done, 10.0)
+    r = res.result().result
+    assert not r.success and "stopped" in r.message
+    moved = r.state[2] - s0[2]
+    assert 0.0 < moved < 0.14  # halted short of the target
+    time.sleep(0.3)
+    s1 = cell.node.fresh_state(after=time.monotonic())
+    assert abs(s1[2] - r.state[2]) < 0.003  # and stays there
+    handle = cell.node.send([0.0, 0.0, -0.15, 0, 0, 0, 0], wait=False)  # cancel = stop too
+    assert wait_for(lambda: cell.node.fresh_state()[2] < s1[2] - 0.005, 20.0)
+    cancel = handle.cancel_goal_async()
+    assert wait_for(cancel.done, 10.0)
+    res = handle.get_result_async()
+    assert wait_for(res.done, 10.0)
+    assert not res.result().result.success
+    assert cell.node.fresh_state()[2] > s1[2] - 0.14
+    assert cell.node.send([0.0, 0.0, 0.0, 0, 0, 0, 0]).success  # accepts commands again
+
+
 def test_kill_sim_mid_motion_then_restart(cell: Cell) -> None:
     handle = cell.node.send([0.0, 0.0, 0.1, 0, 0, 0, 0], wait=False)
     time.sleep(0.4)
     os.killpg(cell.sim.pid, signal.SIGKILL)
-    cell.sim.wait(5)
+    cell.sim.wait(30)
     res = handle.get_result_async()
     assert wait_for(res.done, 15.0)
     r = res.result().result
