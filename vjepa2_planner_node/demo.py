@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
                   extra=[f"goals_dir:={goals_dir}"])
     bag = out / time.strftime("bag_%Y%m%d_%H%M%S")
     recorder = None
-    c = start_client()
+    c = None
     try:
+        c = start_client()
         c.wait_ready()
         if ns.make_goals:
             make_goals(c, goals_dir)
@@ -129,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         if recorder is not None and recorder.poll() is None:
             os.killpg(recorder.pid, signal.SIGINT)
             recorder.wait(timeout=15)
-        c.close()
+        if c is not None:
+            c.close()
         stack.stop()
 
 

@@ -245,9 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     tasks = TASKS if ns.task == "all" else (ns.task,)
     stack = None if ns.no_bringup else Stack("reach", ns.checkpoint, ns.preset,
                                              out / "stack.log")
-    c = start_client()
+    c = None
     summaries = {}
     try:
+        c = start_client()
         print("[eval] waiting for the stack (sim cell, bridge, planner)...", flush=True)
         c.wait_ready()
         for task in tasks:
@@ -287,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
                                  goal_xyz - c.gt("ee")[:3], out / "reach_landscape.png")
             print(f"[eval] wrote {p}")
     finally:
-        c.close()
+        if c is not None:
+            c.close()
         if stack is not None:
             stack.stop()
     return 0
