@@ -1,7 +1,7 @@
 """7-D actions from consecutive 7-D states (facts "States and actions").
 
 action_t = [xyz_{t+1} - xyz_t, euler_xyz(R_{t+1} R_t^T), grip_{t+1} - grip_t].
-Uses ``vjepa2_world_model.pose`` when it provides ``action_between`` (numpy), else scipy.
+Uses ``vjepa2_world_model.pose.action_between_np`` when available, else scipy directly.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ def actions_from_states(states: np.ndarray) -> np.ndarray:
     if len(states) < 2:
         return np.zeros((0, 7))
     try:
-        from vjepa2_world_model.pose import action_between  # type: ignore
+        from vjepa2_world_model.pose import action_between_np
     except ImportError:
         return _scipy_actions(states)
     try:
-        out = np.asarray(action_between(states[:-1], states[1:]), dtype=np.float64)
+        out = np.asarray(action_between_np(states[:-1], states[1:]), dtype=np.float64)
         if out.shape == (len(states) - 1, 7):
             return out
     except (TypeError, ValueError):

@@ -1,0 +1,99 @@
+"""AC predictor training: loss decreases, exact resume, NaN stop, export loads, schedule."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from conftest import TINY_AC
+
+from vjepa2_world_model.training import common as C
+from vjepa2_world_model.training import train_ac as T
+
+
+def _cfg(run_dir, steps=30, **kw):
+    ov = [f"run_dir={run_dir}", f"train.steps={steps}", "train.batch_size=8",
+          "train.progress=false", "train.eval_every=10", "train.ckpt_every=5",
+          "optimizer.lr=3e-3", "optimizer.warmup_steps=3", "optimizer.decay_steps=5",
+          "threads=1", f"export.path={run_dir}/ac.safetensors"]
+    cfg = C.load_config(None, ov, T.DEFAULTS)
+    cfg["model"] = copy.deepcopy(TINY_AC)
+    for k, v in kw.items():
+        C.set_dotted(cfg, k, v)
+    return cfg
+
+
+def test_loss_decreases_and_exports(tmp_path, feature_data):
+    from vjepa2_world_model.checkpoints import load_model
+
+    s = T.train(_cfg(tmp_path / "run", steps=60), feature_data)
+    L = s["losses"]
+    assert len(L) == 60
+    assert sum(L[-10:]) / 10 < 0.7 * sum(L[:5]) / 5
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
+    hist = C.History(tmp_path / "run").rows
+    assert any("val_loss" in r for r in hist)
+    m = load_model(tmp_path / "run" / "ac.safetensors")
+    z = torch.randn(2, 3, 4, 16)
+    a, st = torch.randn(2, 3, 7), torch.randn(2, 3, 7)
+    torch.testing.assert_close(m(z, a, st), s["model"].eval()(z, a, st))
+
+
+def test_resume_reproduces_uninterrupted_run(tmp_path, feature_data):
+    full = T.train(_cfg(tmp_path / "a", steps=20), feature_data)["losses"]
+    # interrupted after the first step (time limit saves a checkpoint), then resumed
+    first = T.train(_cfg(tmp_path / "b", steps=20, **{"train.max_minutes": 1e-9}),
+                    feature_data)
+    assert first["stopped"] == "time limit" and first["step"] == 1
+    rest = T.train(_cfg(tmp_path / "b", steps=20), feature_data)
+    assert rest["step"] == 20 and len(rest["losses"]) == 19
+    assert first["losses"] + rest["losses"] == full
+    # history was kept consistent across the restart
+    steps = [r["step"] for r in C.History(tmp_path / "b").rows if "loss" in r]
+    assert steps == sorted(steps)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, feature_data, monkeypatch):
+    T.train(_cfg(tmp_path / "run", steps=10), feature_data)
+    ckpt = tmp_path / "run" / "ckpt_last.pt"
+    before = C.load_checkpoint(ckpt)
+    assert before["step"] == 10
+    real_forward = T.ACLoss.forward
+    calls = {"n": 0}
+
+    def diverging(self, z, a, s):  # a diverged model: the loss turns NaN on the 3rd step
+        calls["n"] += 1
+        total, tf, roll = real_forward(self, z, a, s)
+        return (total * float("nan") if calls["n"] >= 3 else total), tf, roll
+
+    monkeypatch.setattr(T.ACLoss, "forward", diverging)
+    with pytest.raises(C.NaNLossError, match="diverged"):
+        T.train(_cfg(tmp_path / "run", steps=30, **{"train.ckpt_every": 1}), feature_data)
+    after = C.load_checkpoint(ckpt)
+    assert after["step"] == 12  # the two good steps after the resume were saved, not the NaN
+    assert all(torch.isfinite(v).all() for v in after["model"].values())
+    assert "diverged" in (tmp_path / "run" / "log.txt").read_text()
+
+
+def test_schedule_and_param_groups():
+    s = C.WarmupConstantDecay(100, 1e-3, 1e-4, 0.0, 10, 20)
+    assert s(0) == pytest.approx(1e-4) and s(10) == pytest.approx(1e-3)
+    assert s(50) == pytest.approx(1e-3) and s(90) == pytest.approx(5e-4)
+    assert s(100) == pytest.approx(0.0)
+    m = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
+    g = C.param_groups(m, 0.04)
+    assert [len(x["params"]) for x in g] == [1, 3]
+    assert g[0]["weight_decay"] == 0.04 and g[1]["weight_decay"] == 0.0
+
+
+def test_config_overrides(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("train:\n  steps: 5\n  batch_size: 4\n")
+    cfg = C.load_config(p, ["train.steps=7", "optimizer.lr=1e-3", "data.clip_len=4"],
+                        T.DEFAULTS)
+    assert cfg["train"]["steps"] == 7 and cfg["train"]["batch_size"] == 4
+    assert cfg["optimizer"]["lr"] == 1e-3 and cfg["data"]["clip_len"] == 4
+    assert cfg["train"]["rollout_steps"] == 2  # default kept
+    with pytest.raises(ValueError, match="key=value"):
+        C.load_config(None, ["oops"], T.DEFAULTS)

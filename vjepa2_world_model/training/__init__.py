@@ -1,0 +1,1 @@
+"""Offline training: V-JEPA encoder pretraining and the action-conditioned predictor."""
