@@ -220,3 +220,118 @@ def replay_main(argv: list[str] | None = None) -> int:
     n = replay(ns.bag, ns.topics, ns.rate, stop)
     print(f"replayed {n} messages from {ns.bag}")
     return 0
+
+
+# -- closed-loop replay (planner tests) ----------------------------------------------
+INPUT_TOPICS = ["/camera/image_raw", "/franka/ee_state", "/franka/current_pose",
+                "/camera/camera_info"]
+
+
+def _stamp_ns(ts: Any, msgtype: str, raw: bytes) -> int:
+    msg = ts.deserialize_cdr(raw, msgtype)
+    return int(msg.header.stamp.sec) * 10**9 + int(msg.header.stamp.nanosec)
+
+
+def replay_closed_loop(
+    path: str | Path,
+    node: Any,
+    start_goal: Any,
+    step_timeout: float = 120.0,
+    release_gap: float = 0.1,
+) -> tuple[list[list[float]], list[list[float]]]:
+    """Replay a recorded planning session into a live planner, standing in for the bridge.
+
+    The bag must hold the planner's ``/planner/ee_delta`` commands (their header stamp =
+    the camera frame each was planned from) with the camera and state streams. Inputs
+    are published raw at original timing; this function serves ``/franka/execute_delta``
+    and keeps the live planner in lock-step with the recording: the frame a recorded
+    step was planned from is the newest frame the live planner has when it observes
+    (``start_goal()`` is called right after the first one, to send the PlanToGoal), and
+    each ExecuteDelta goal is held until the recording reaches the next planning frame.
+    Returns (recorded deltas, replayed deltas), each [[dx..dgripper], ...].
+    """
+    from rclpy.action import ActionServer
+    from vjepa2_interfaces.action import ExecuteDelta
+
+    from vjepa2_planner_node.ros_common import ee_delta_to_array
+
+    ts = typestore()
+    msgs = read_bag(path)
+    recorded = [ts.deserialize_cdr(raw, t) for tp, t, _, raw in msgs if tp == "/planner/ee_delta"]
+    if not recorded:
+        raise ValueError(f"{path} holds no /planner/ee_delta messages")
+    used = [int(d.header.stamp.sec) * 10**9 + int(d.header.stamp.nanosec) for d in recorded]
+    inputs = [m for m in msgs if m[0] in INPUT_TOPICS]
+    frame_idx = {}
+    for i, (tp, t, _, raw) in enumerate(inputs):
+        if tp == "/camera/image_raw":
+            frame_idx.setdefault(_stamp_ns(ts, t, raw), i)
+    missing = [k for k, s in enumerate(used) if s not in frame_idx]
+    if missing:
+        raise ValueError(f"planning frames of steps {missing} are not in the bag")
+    sync = {frame_idx[s]: k for k, s in enumerate(used)}
+
+    pubs = {tp: node.create_publisher(message_class(t), tp, _qos(tp)) for tp, t, _, _ in inputs}
+    goals: list[Any] = []
+    releases: list[threading.Event] = []
+    cond = threading.Condition()
+
+    def execute(gh: Any) -> Any:
+        ev = threading.Event()
+        with cond:
+            goals.append(ee_delta_to_array(gh.request.delta).tolist())
+            releases.append(ev)
+            cond.notify_all()
+        while not ev.wait(0.01):
+            if gh.is_cancel_requested:
+                gh.canceled()
+                return ExecuteDelta.Result(message="canceled")
+        gh.succeed()
+        return ExecuteDelta.Result(success=True, executed=gh.request.delta)
+
+    from rclpy.callback_groups import ReentrantCallbackGroup
+
+    server = ActionServer(node, ExecuteDelta, "/franka/execute_delta", execute,
+                          callback_group=ReentrantCallbackGroup())
+    time.sleep(1.0)  # discovery of the new publishers / action server
+    offset = time.monotonic() - inputs[0][2] * 1e-9
+    last_state: bytes | None = None
+    try:
+        last_pending = False
+        for i, (tp, _, stamp, raw) in enumerate(inputs):
+            k = sync.get(i)
+            release = k - 1 if k is not None and k > 0 else None
+            if last_pending and tp == "/camera/image_raw":
+                release, last_pending = len(used) - 1, False  # the last motion ended
+            if release is not None:
+                releases[release].set()  # the recording's motion ended: result to planner
+                time.sleep(release_gap)
+                offset += release_gap
+            wait = offset + stamp * 1e-9 - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            pubs[tp].publish(raw)
+            if tp == "/franka/ee_state":
+                last_state = raw
+            if k is None:
+                continue
+            if k == 0:
+                time.sleep(release_gap)
+                start_goal()
+            t_pause = time.monotonic()
+            deadline = t_pause + step_timeout
+            with cond:
+                while len(goals) <= k:  # wait for the live planner's delta k
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"planner sent no delta for step {k}")
+                    cond.wait(0.1)
+                    if last_state is not None:  # the robot keeps reporting its state
+                        pubs["/franka/ee_state"].publish(last_state)
+            offset += time.monotonic() - t_pause
+            last_pending = k == len(used) - 1
+        for ev in releases:
+            ev.set()
+    finally:
+        time.sleep(0.2)
+        server.destroy()
+    return [ee_delta_to_array(d).tolist() for d in recorded], goals

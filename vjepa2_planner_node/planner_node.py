@@ -24,6 +24,7 @@ import time
 import numpy as np
 import rclpy
 import torch
+from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -99,6 +100,7 @@ class PlannerNode(Node):
         self._stop = threading.Event()
         self._busy = threading.Lock()
         self._last_exec_done = -math.inf
+        self._obs_stamp_ns = 0
         self.status_pub = self.create_publisher(PlannerStatus, "~/status", 10)
         self.motion_pub = self.create_publisher(MarkerArray, "~/planned_motion", 1)
         from vjepa2_interfaces.msg import EEDelta
@@ -112,7 +114,7 @@ class PlannerNode(Node):
         self.server = ActionServer(
             self, PlanToGoal, "~/plan_to_goal", execute_callback=self._execute,
             goal_callback=self._on_goal, cancel_callback=lambda _g: CancelResponse.ACCEPT,
-            callback_group=ReentrantCallbackGroup())
+            callback_group=ReentrantCallbackGroup(), result_timeout=120)
         self.create_service(Trigger, "~/stop", self._on_stop,
                             callback_group=MutuallyExclusiveCallbackGroup())
         self._publish_status(StepReport(0, 0, "", IDLE, message="ready"))
@@ -227,6 +229,7 @@ class PlannerNode(Node):
                 return health.reason
             frame, state = self.core.obs.latest()
             if frame.seq > after_seq and frame.received >= self._last_exec_done:
+                self._obs_stamp_ns = frame.stamp_ns
                 return Observation(self.core.encode_frame(frame), state, frame.seq)
             if time.monotonic() > deadline:
                 return "camera stale: no new frame after the last motion"
@@ -234,8 +237,10 @@ class PlannerNode(Node):
 
     def _execute_delta(self, action: np.ndarray, cancelled) -> ExecResult:  # noqa: ANN001
         goal = self._ExecuteDelta.Goal(
+            # header.stamp = stamp of the camera frame this delta was planned from
             delta=array_to_ee_delta(action, self.p["base_frame"],
-                                    self.get_clock().now().to_msg()),
+                                    Time(sec=self._obs_stamp_ns // 10**9,
+                                         nanosec=self._obs_stamp_ns % 10**9)),
             timeout=float(self.p["execute_timeout_s"]))
         self.delta_pub.publish(goal.delta)  # commands are recorded as a topic too
         if not self.exec_client.wait_for_server(timeout_sec=2.0):

@@ -53,6 +53,7 @@ class Frame:
     seq: int
     stamp: float  # header stamp, s
     received: float  # time.monotonic() at receipt
+    stamp_ns: int = 0  # header stamp, integer ns (exact, for matching recorded frames)
 
 
 @dataclass
@@ -76,10 +77,10 @@ class ObservationBuffer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _seq: int = 0
 
-    def put_frame(self, image: np.ndarray, stamp: float = 0.0) -> Frame:
+    def put_frame(self, image: np.ndarray, stamp: float = 0.0, stamp_ns: int = 0) -> Frame:
         with self._lock:
             self._seq += 1
-            self.frame = Frame(image, self._seq, stamp, self.clock())
+            self.frame = Frame(image, self._seq, stamp, self.clock(), stamp_ns)
             return self.frame
 
     def put_state(self, state: np.ndarray) -> None:

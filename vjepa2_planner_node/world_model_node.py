@@ -116,7 +116,8 @@ class WorldModelNode(Node):
             self.get_logger().warning(f"rejected camera frame: {e}", throttle_duration_sec=1.0)
             return
         self.frames_received += 1
-        self.core.obs.put_frame(rgb, stamp_to_sec(msg.header.stamp))
+        st = msg.header.stamp
+        self.core.obs.put_frame(rgb, stamp_to_sec(st), st.sec * 10**9 + st.nanosec)
 
     def _on_state(self, msg: Float64MultiArray) -> None:
         try:

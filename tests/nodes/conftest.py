@@ -20,14 +20,30 @@ ensure_ros_env()
 
 
 def make_tiny_checkpoint(directory) -> str:  # noqa: ANN001
-    """Random-init vit_tiny + ac_tiny saved with save_model (stand-in for trained weights)."""
+    """vit_tiny + ac_tiny with deterministic random weights, saved with save_model.
+
+    The values depend only on parameter names and shapes (not on the models' own init
+    code), so the replay fixture recorded with them stays valid while the architecture
+    does: matrices N(0, 0.02) from a per-name seed, norm weights 1, biases 0.
+    """
+    import zlib
+
     import torch
 
     from vjepa2_world_model.checkpoints import build_model, save_model
 
-    torch.manual_seed(0)
-    save_model(build_model("vit_tiny"), directory / "encoder.safetensors")
-    save_model(build_model("ac_tiny"), directory / "ac_predictor.safetensors")
+    for name, fname in (("vit_tiny", "encoder"), ("ac_tiny", "ac_predictor")):
+        model = build_model(name)
+        with torch.no_grad():
+            for pname, p in model.named_parameters():
+                if pname.endswith("bias"):
+                    p.zero_()
+                elif p.ndim == 1:
+                    p.fill_(1.0)
+                else:
+                    g = torch.Generator().manual_seed(zlib.crc32(pname.encode()))
+                    p.copy_(torch.randn(p.shape, generator=g) * 0.02)
+        save_model(model, directory / f"{fname}.safetensors")
     return str(directory)
 
 

@@ -60,7 +60,7 @@ class Client:
         self.ctx = rclpy.Context()
         rclpy.init(context=self.ctx)
         self.node = rclpy.create_node(name, context=self.ctx)
-        self.ex = MultiThreadedExecutor(num_threads=2, context=self.ctx)
+        self.ex = MultiThreadedExecutor(num_threads=4, context=self.ctx)
         self.ex.add_node(self.node)
         self.thread = threading.Thread(target=self.ex.spin, daemon=True)
         self.thread.start()
