@@ -49,6 +49,7 @@ class FakeCell(Node):
         self.ExecuteDelta = ExecuteDelta
         self.declare_parameter("motion_s", 0.2)
         self.declare_parameter("camera_hz", 20.0)
+        self.declare_parameter("image_size", 64)
         self.state = np.array([0.4, 0.0, 0.3, np.pi, 0.0, 0.0, 0.0])
         self.camera_on = True
         self.skip_frames = 0
@@ -71,7 +72,7 @@ class FakeCell(Node):
             return
         if self.camera_on:
             with self.lock:
-                img = render(self.state)
+                img = render(self.state, self.get_parameter("image_size").value)
             msg = array_to_image_msg(img, "rgb8")
             msg.header.stamp = self.get_clock().now().to_msg()
             self.cam_pub.publish(msg)
@@ -101,7 +102,8 @@ class FakeCell(Node):
     def _execute(self, gh):  # noqa: ANN001
         delta = ee_delta_to_array(gh.request.delta)
         start = self.state.copy()
-        n = max(1, int(self.get_parameter("motion_s").value / 0.01))
+        motion_s = float(self.get_parameter("motion_s").value)
+        n = max(1, int(motion_s / 0.01))
         result = self.ExecuteDelta.Result()
         for i in range(1, n + 1):
             if gh.is_cancel_requested:
@@ -114,7 +116,8 @@ class FakeCell(Node):
                 self.state[6] = np.clip(self.state[6], 0, 1)
             fb = self.ExecuteDelta.Feedback(progress=i / n)
             gh.publish_feedback(fb)
-            time.sleep(0.01)
+            if motion_s > 0:
+                time.sleep(0.01)
         self.executed.append(delta.tolist())
         gh.succeed()
         result.success, result.state = True, self.state.tolist()
