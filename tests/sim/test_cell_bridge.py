@@ -38,8 +38,9 @@ class Cell:
 
     def start_bridge(self) -> None:
         self.bridge = start_module("vjepa2_planner_node.franka_bridge", {
-            "robot_ip": self.ip, "publish_rate": 50.0, "max_linear_vel": 0.3,
-            "min_duration": 0.2, "max_translation": MAX_STEP, "command_timeout": 120.0,
+            "robot_ip": self.ip, "publish_rate": 50.0, "max_linear_vel": 0.6,
+            "max_angular_vel": 1.2, "min_duration": 0.15, "max_translation": MAX_STEP,
+            "command_timeout": 120.0,
             "workspace_min": [0.2, -0.45, WS_MIN_Z], "workspace_max": [0.8, 0.45, 0.7],
         }, self.tmp / "bridge.log")
 
@@ -146,7 +147,7 @@ def test_camera_rate_and_arm_visible(cell: Cell) -> None:
 
 def test_stop_service_and_cancel_halt_motion(cell: Cell) -> None:
     s0 = cell.node.fresh_state()
-    handle = cell.node.send([0.0, 0.0, 0.15, 0, 0, 0, 0], wait=False)
+    handle = cell.node.send([0.0, 0.0, 0.3, 0, 0, 0, 0], wait=False)
     assert wait_for(lambda: cell.node.fresh_state()[2] > s0[2] + 0.005, 20.0)  # moving
     resp = cell.node.call_trigger("/franka/stop")
     assert resp.success and "stopped" in resp.message
@@ -155,18 +156,18 @@ def test_stop_service_and_cancel_halt_motion(cell: Cell) -> None:
     r = res.result().result
     assert not r.success and "stopped" in r.message
     moved = r.state[2] - s0[2]
-    assert 0.0 < moved < 0.14  # halted short of the target
+    assert 0.0 < moved < 0.28  # halted short of the target
     time.sleep(0.3)
     s1 = cell.node.fresh_state(after=time.monotonic())
     assert abs(s1[2] - r.state[2]) < 0.003  # and stays there
-    handle = cell.node.send([0.0, 0.0, -0.15, 0, 0, 0, 0], wait=False)  # cancel = stop too
+    handle = cell.node.send([0.0, 0.0, -0.3, 0, 0, 0, 0], wait=False)  # cancel = stop too
     assert wait_for(lambda: cell.node.fresh_state()[2] < s1[2] - 0.005, 20.0)
     cancel = handle.cancel_goal_async()
     assert wait_for(cancel.done, 10.0)
     res = handle.get_result_async()
     assert wait_for(res.done, 10.0)
     assert not res.result().result.success
-    assert cell.node.fresh_state()[2] > s1[2] - 0.14
+    assert cell.node.fresh_state()[2] > s1[2] - 0.28
     assert cell.node.send([0.0, 0.0, 0.0, 0, 0, 0, 0]).success  # accepts commands again
 
 
