@@ -65,7 +65,7 @@ PARAMS: dict[str, Any] = {
     "max_linear_vel": 0.15,
     "max_angular_vel": 0.6,
     "min_duration": 0.3,
-    "stop_time": 0.08,
+    "stop_time": 0.1,
     "command_timeout": 20.0,
     "gripper_threshold": 0.2,
     "grasp_width": 0.0,

@@ -43,7 +43,7 @@ class MotionLimits:
     max_linear_vel: float = 0.15  # m/s, peak
     max_angular_vel: float = 0.6  # rad/s, peak
     min_duration: float = 0.3  # s per delta
-    stop_time: float = 0.08  # s, deceleration to rest on stop/cancel/timeout
+    stop_time: float = 0.1  # s, deceleration to rest on stop/cancel/timeout
     default_timeout: float = 20.0  # s, whole delta incl. gripper (goal timeout <= 0)
     settle_time: float = 0.05  # s, hold the final pose before reporting done
 
@@ -419,9 +419,11 @@ class FrankaController:
                 finished = t >= total
             else:
                 t_s, s_s, v_s = stopping
-                tau = min(t - t_s, self.limits.stop_time)
-                # Linear velocity ramp-down: s = s_s + v_s (tau - tau^2 / (2 T_stop)).
-                s = min(1.0, s_s + v_s * (tau - tau * tau / (2 * self.limits.stop_time)))
+                t_stop = self.limits.stop_time
+                x = min(t - t_s, t_stop) / t_stop
+                # Smooth ramp-down, sdot = v_s (1 - 3x^2 + 2x^3): no velocity jump, zero
+                # acceleration at rest; s = s_s + v_s T (x - x^3 + x^4 / 2).
+                s = min(1.0, s_s + v_s * t_stop * (x - x**3 + 0.5 * x**4))
                 finished = t - t_s >= self.limits.stop_time
             pose[:3, 3] = p0 + s * (p1 - p0)
             pose[:3, :3] = r0 + math.sin(s * angle) * k_r0 + (1.0 - math.cos(s * angle)) * kk_r0
