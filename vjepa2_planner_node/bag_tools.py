@@ -167,7 +167,8 @@ def replay(
     rate: float = 1.0,
     stop: threading.Event | None = None,
     node: Any = None,
-    start_delay: float = 0.5,
+    start_delay: float = 0.2,
+    wait_subscribers: float = 2.0,
 ) -> int:
     """Publish a bag's messages raw at original timing; returns messages published."""
     ensure_ros_env()
@@ -186,7 +187,12 @@ def replay(
     for topic, type_name, _, _ in msgs:
         if topic not in pubs:
             pubs[topic] = node.create_publisher(message_class(type_name), topic, _qos(topic))
-    time.sleep(start_delay)  # let subscribers match the new publishers
+    deadline = time.monotonic() + wait_subscribers  # let subscribers match the publishers
+    while time.monotonic() < deadline and not stop.is_set():
+        if all(p.get_subscription_count() > 0 for p in pubs.values()):
+            break
+        time.sleep(0.05)
+    time.sleep(start_delay)
     n = 0
     if msgs:
         t0_bag, t0 = msgs[0][2], time.monotonic()
@@ -211,13 +217,15 @@ def replay_main(argv: list[str] | None = None) -> int:
     ap.add_argument("bag")
     ap.add_argument("--topics", nargs="+", default=None)
     ap.add_argument("--rate", type=float, default=1.0)
+    ap.add_argument("--wait", type=float, default=2.0,
+                    help="seconds to wait for subscribers of every topic before starting")
     ns = ap.parse_args(argv)
     if not Path(ns.bag).is_dir():
         print(f"vjepa2 replay: {ns.bag} is not a rosbag2 directory", file=sys.stderr)
         return 2
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    n = replay(ns.bag, ns.topics, ns.rate, stop)
+    n = replay(ns.bag, ns.topics, ns.rate, stop, wait_subscribers=ns.wait)
     print(f"replayed {n} messages from {ns.bag}")
     return 0
 

@@ -20,7 +20,7 @@ YAML layout::
 
 ``${arg}`` alone in a value keeps the argument's type; inside a longer string it is
 replaced as text. Arguments are validated before anything starts (device, checkpoint,
-camera_topic, goals_dir) and each node validates its own parameters at startup; both
+camera_topic, goals_dir, preset) and each node validates its own parameters at startup; both
 fail naming the parameter.
 """
 
@@ -45,7 +45,7 @@ from vjepa2_planner_node.params import ParamError, check_checkpoint, check_devic
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "config"
 LAUNCH_ARGUMENTS = ("robot_ip", "use_sim", "checkpoint", "device", "camera_topic",
-                    "goals_dir", "rviz")
+                    "goals_dir", "rviz", "preset")
 _SUB = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -140,6 +140,12 @@ def validate_arguments(args: dict[str, Any]) -> None:
         check_topic(str(args["camera_topic"]), "camera_topic")
     if "goals_dir" in args and not str(args["goals_dir"]).strip():
         raise ParamError("goals_dir", "is empty")
+    if "preset" in args:
+        from vjepa2_world_model.planning.presets import PRESETS
+
+        if str(args["preset"]) not in PRESETS:
+            raise ParamError("preset", f"unknown planning preset {args['preset']!r} "
+                                       f"(known: {sorted(PRESETS)})")
     for b in ("use_sim", "rviz"):
         if b in args:
             args[b] = _truthy(args[b], b)

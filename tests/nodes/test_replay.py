@@ -114,7 +114,7 @@ def test_malformed_frame_and_camera_gap_are_reported(live, tmp_path) -> None:
                           callback_group=ReentrantCallbackGroup())
     n = len(live.status)
     handle = live.result(live.plan.send_goal_async(goal_request(50)), 10, "goal")
-    replay(bag, node=live.node, start_delay=0.5)
+    replay(bag, node=live.node, start_delay=0.5, wait_subscribers=0.0)
     holding = [s for s in live.status[n:] if s.state == "holding"]
     assert any("camera stale" in s.message for s in holding), [s.message for s in holding]
     rejected = 0
