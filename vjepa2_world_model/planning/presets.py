@@ -99,9 +99,13 @@ def _reference() -> PlannerConfig:
 
 
 def _cpu() -> PlannerConfig:
-    # tiny models on 2 CPU cores, >= 4 planning steps/s (bench/bench_plan.py measures it).
+    # tiny models (vit_tiny + ac_tiny) on 2 shared CPU cores. 32 x 4 = 128 one-frame
+    # rollouts = 15.2 GFLOP per step: 4 Hz needs ~62 GFLOP/s achieved (the 2 cores give
+    # ~125 peak-ish). Fewer samples/iterations lose precision fast (bench --sweep):
+    # median one-step action error 4.8 mm here vs 6.7 mm at 32 x 3, 2.8 mm at 48 x 4.
+    # Warm starts carry the search across steps; override num_samples/iterations in YAML.
     return PlannerConfig(
-        cem=CEMConfig(num_samples=128, iterations=6, top_k=8, horizon=1, limit="l1",
+        cem=CEMConfig(num_samples=32, iterations=4, top_k=4, horizon=1, limit="l1",
                       l1_radius=0.075, gripper_clip=1.0, init_std=0.05, init_std_gripper=0.5,
                       momentum_mean=0.1, momentum_std=0.1, include_mean=True),
         encoder="vit_tiny", predictor="ac_tiny")
