@@ -10,6 +10,7 @@ BENCHES: dict[str, str] = {
     "plan": "bench.bench_plan",
     "dynamics": "bench.eval_dynamics",
     "ros": "bench.bench_ros_overhead",
+    "sim": "bench.bench_sim",
 }
 
 
