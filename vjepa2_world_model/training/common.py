@@ -206,7 +206,9 @@ def barrier(d: Dist) -> None:
 
 
 def cleanup_distributed(d: Dist) -> None:
+    """Wait for every rank, then tear the process group down."""
     if d.enabled and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
@@ -253,10 +255,12 @@ class NaNLossError(RuntimeError):
     """Training diverged; the last good checkpoint is kept."""
 
 
-def check_finite(loss: torch.Tensor, step: int, ckpt: Path) -> None:
-    if not torch.isfinite(loss).all():
+def check_finite(loss: float, step: int, ckpt: Path) -> None:
+    """Raise NaNLossError for a NaN/inf loss (pass the all-reduced value so every rank
+    stops together)."""
+    if not math.isfinite(loss):
         raise NaNLossError(
-            f"loss is {loss.item()} at step {step}: training diverged. Stopping without "
+            f"loss is {loss} at step {step}: training diverged. Stopping without "
             f"saving; the last good checkpoint is kept at {ckpt}. Lower optimizer.lr or "
             f"check the data, then resume.")
 

@@ -239,14 +239,14 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
             idx = sampler.global_indices(step)[my]
             z, a, s = train_data.get(idx)
             loss, tf, roll = model(z, a, s)
-            C.check_finite(loss.detach(), step, ckpt)
+            lv = C.all_reduce_mean(float(loss.detach()), dd)
+            C.check_finite(lv, step, ckpt)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tcfg.get("grad_clip"):
                 nn.utils.clip_grad_norm_(loss_mod.parameters(), float(tcfg["grad_clip"]))
             opt.step()
             step += 1
-            lv = C.all_reduce_mean(float(loss.detach()), dd)
             losses.append(lv)
             last = {"step": step, "loss": lv, "tf_loss": C.all_reduce_mean(float(tf), dd),
                     "rollout_loss": C.all_reduce_mean(float(roll), dd), "lr": lr}

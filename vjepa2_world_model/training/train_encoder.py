@@ -339,7 +339,8 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
             clip = train_data.get(gidx[my])
             masks = masks_for(step, len(gidx), my)
             loss = model(clip, masks, grid)
-            C.check_finite(loss.detach(), step, ckpt)
+            lv = C.all_reduce_mean(float(loss.detach()), dd)
+            C.check_finite(lv, step, ckpt)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tcfg.get("grad_clip"):
@@ -348,7 +349,6 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
             opt.step()
             jepa.ema_update(ema)
             step += 1
-            lv = C.all_reduce_mean(float(loss.detach()), dd)
             losses.append(lv)
             last = {"step": step, "loss": lv, "lr": lr}
             if pbar is not None:
