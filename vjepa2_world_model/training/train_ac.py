@@ -300,8 +300,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="vjepa2 train-ac", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=None, help="YAML config (configs/train_ac_tiny.yaml)")
     ap.add_argument("overrides", nargs="*", help="key.sub=value overrides")
+    ap.add_argument("--export-only", metavar="OUT", default=None,
+                    help="write the run's last checkpoint as a model file and exit")
     args = ap.parse_args(argv)
     cfg = C.load_config(args.config, args.overrides, DEFAULTS)
+    if args.export_only:
+        ckpt = Path(cfg["run_dir"]) / "ckpt_last.pt"
+        if not ckpt.exists():
+            raise ValueError(f"no checkpoint at {ckpt}")
+        st = C.load_checkpoint(ckpt)
+        pred = build_predictor(cfg["model"], int(st["model"]["predictor_embed.weight"].shape[1]))
+        pred.load_state_dict(st["model"])
+        export(pred, args.export_only, {"step": int(st["step"])})
+        print(f"exported step {int(st['step'])} of {ckpt} to {args.export_only}")
+        return 0
     try:
         summary = train(cfg)
     except C.NaNLossError as e:
