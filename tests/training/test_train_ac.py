@@ -97,3 +97,25 @@ def test_config_overrides(tmp_path):
     assert cfg["train"]["rollout_steps"] == 2  # default kept
     with pytest.raises(ValueError, match="key=value"):
         C.load_config(None, ["oops"], T.DEFAULTS)
+
+
+def test_pca_init_starts_near_copy_last(feature_data):
+    """With pca_init a fresh predictor reproduces its input frame far better than the
+    default init (what lets short CPU runs beat the copy-last baseline)."""
+    train, _ = feature_data
+    z, a, s = train.get(torch.arange(8).numpy())
+    z_ln = T.layer_norm(z)
+
+    def copy_err(pred):
+        with torch.no_grad():
+            return float((T.layer_norm(pred(z_ln, a, s)) - z_ln).abs().mean())
+
+    torch.manual_seed(0)
+    cfg = copy.deepcopy(TINY_AC)
+    cfg["overrides"]["dim"] = 8  # a real bottleneck: 16-d features through 8 dims
+    p = T.build_predictor(cfg, 16)
+    before = copy_err(p)
+    ev = T.pca_init_(p, z[:, 0].reshape(-1, 16))
+    after = copy_err(p)
+    assert 0.9 < ev <= 1.0 + 1e-6
+    assert after < 0.5 * before

@@ -39,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
         "split_seed": 0,
         "val_clips": 256,
     },
-    "model": {"config": "ac_tiny", "overrides": {}},
+    "model": {"config": "ac_tiny", "overrides": {}, "pca_init": False},
     "optimizer": {"lr": 4.25e-4, "start_lr": 7.5e-5, "final_lr": 0.0, "warmup_steps": 0.05,
                   "decay_steps": 0.1, "weight_decay": 0.04, "betas": [0.9, 0.999]},
     "train": {"steps": 4000, "batch_size": 16, "seed": 0, "tf_weight": 1.0,
@@ -104,6 +104,27 @@ def build_predictor(model_cfg: dict, enc_dim: int | None = None) -> nn.Module:
     if unused is not None:
         unused.requires_grad_(False)  # no optimizer/DDP bookkeeping for it
     return pred
+
+
+@torch.no_grad()
+def pca_init_(predictor: nn.Module, feats: Tensor) -> float:
+    """Data-dependent init of the input/output projections so a fresh predictor starts
+    near copy-last-frame: ``predictor_embed`` = the top-``dim`` principal directions of the
+    layer-normed features, ``predictor_proj`` = their transpose (rescaled for the final
+    LayerNorm). feats (M, E) sample of encoder features; returns the explained variance."""
+    z = layer_norm(feats.float())
+    mu = z.mean(0)
+    zc = z - mu
+    _, S, Vt = torch.linalg.svd(zc, full_matrices=False)
+    D = predictor.predictor_embed.weight.shape[0]
+    V = Vt[:D]  # (D, E)
+    x = zc @ V.T  # coefficients (M, D)
+    m, sd = x.mean(1).mean(), x.std(1, unbiased=False).mean()
+    predictor.predictor_embed.weight.copy_(V)
+    predictor.predictor_embed.bias.copy_(-(V @ mu))
+    predictor.predictor_proj.weight.copy_(V.T * sd)
+    predictor.predictor_proj.bias.copy_(mu + V.T @ torch.full((D,), float(m)))
+    return float((S[:D] ** 2).sum() / (S ** 2).sum())
 
 
 def _resolve_cache(cfg: dict, log: Any) -> Path:
@@ -208,6 +229,12 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
         if hist is not None:
             hist.truncate(step)
         log(f"resumed from {ckpt} at step {step}")
+    if step == 0 and cfg["model"].get("pca_init"):
+        g = np.random.default_rng(int(tcfg["seed"]))
+        idx = g.choice(len(train_data), min(256, len(train_data)), replace=False)
+        sample = train_data.get(idx)[0][:, 0].reshape(-1, enc_dim)
+        ev = pca_init_(predictor, sample)  # same on every rank (same data, same maths)
+        log(f"pca_init: embed/proj from {len(sample)} tokens, explained variance {ev:.3f}")
     model: nn.Module = loss_mod
     if dd.enabled:
         model = nn.parallel.DistributedDataParallel(loss_mod)
