@@ -12,6 +12,7 @@ context as the planner uses it:
 
     vjepa2 bench dynamics --predictor weights/sim_tiny/ac_predictor.safetensors \
         --encoder weights/sim_tiny/encoder.safetensors --episodes data/sim/episodes
+    vjepa2 bench dynamics --episodes data/sim/heldout --cache-root data/features_heldout --all
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", default=None, help="explicit feature cache dir")
     ap.add_argument("--val-frac", type=float, default=0.1, help="as in train-ac data.val_frac")
     ap.add_argument("--split-seed", type=int, default=0)
+    ap.add_argument("--all", action="store_true",
+                    help="evaluate every episode (a separately collected held-out set; give "
+                    "it its own --cache-root so training never sees it)")
     ap.add_argument("--max-episodes", type=int, default=0, help="0 = all held-out episodes")
     ap.add_argument("--random-actions", type=int, default=64)
     ap.add_argument("--max-xyz", type=float, default=0.075)
@@ -100,7 +104,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from vjepa2_world_model.checkpoints import load_model
-
     from vjepa2_world_model.data.clips import split_names
     from vjepa2_world_model.data.feature_cache import build_cache, cache_dir_for, load_cache
 
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         if any(not (cache / f"{e.name}.npz").exists() for e in eps):
             build_cache(eps, load_model(args.encoder), cache)
     names = sorted(p.name[:-4] for p in cache.glob("*.npz") if ".tmp" not in p.name)
-    _, val = split_names(names, args.val_frac, args.split_seed)
+    val = names if args.all else split_names(names, args.val_frac, args.split_seed)[1]
     if not val:
         raise ValueError("no held-out episodes (val_frac too small?)")
     if args.max_episodes:
