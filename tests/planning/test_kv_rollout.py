@@ -1,6 +1,7 @@
 """KV-cached rollout == naive full recomputation, with the real ac_tiny predictor."""
 
 import math
+from dataclasses import replace
 
 import torch
 
@@ -54,7 +55,8 @@ def test_kv_cached_plan_equals_naive_plan():
     cfg = get_preset("reference", num_samples=16, iterations=3, top_k=4)  # H = 2
     results = {}
     for mode in ("cached", "naive"):
-        planner = RecedingHorizonPlanner(make_rollout(pred, mode), cfg)
+        planner = RecedingHorizonPlanner.from_predictor(pred, replace(cfg, rollout=mode))
+        assert planner.world_model.__class__.__name__.lower().startswith(mode)
         s, out = S0.clone(), []
         for _ in range(2):  # second step is warm-started
             r = planner.plan(z0, s, z_goal)

@@ -19,7 +19,7 @@ from torch import Tensor
 from .cem import CEM, CEMResult
 from .energy import GoalEnergy, layer_norm
 from .presets import PlannerConfig
-from .world_model import WorldModel
+from .world_model import WorldModel, make_rollout
 
 
 @dataclass
@@ -55,6 +55,15 @@ class RecedingHorizonPlanner:
         self._goal_key: tuple[int, int] | None = None
         self._prev: CEMResult | None = None
         self.steps = 0  # planning calls since the last reset (also varies the seed)
+
+    @classmethod
+    def from_predictor(cls, predictor: torch.nn.Module, config: PlannerConfig,
+                       device: torch.device | str | None = None) -> RecedingHorizonPlanner:
+        """Planner over an ACPredictor, built with the config's rollout mode ("cached" /
+        "naive"), bf16 autocast (CUDA), torch.compile flag (CUDA) and chunk size."""
+        wm = make_rollout(predictor, config.rollout, amp=config.amp, compile=config.compile,
+                          chunk_size=config.chunk_size)
+        return cls(wm, config, device)
 
     def reset(self) -> None:
         """Forget the warm start and the step counter (new episode)."""
