@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--samples", type=int, default=None, help="override CEM num_samples")
     ap.add_argument("--iterations", type=int, default=None, help="override CEM iterations")
+    ap.add_argument("--search-dims", default=None,
+                    help="override CEM search dims, e.g. 0,1,2 (xyz only: reaching keeps the "
+                    "gripper as it is)")
     ap.add_argument("--success-m", type=float, default=0.04)
     ap.add_argument("--seed", type=int, default=5000)
     ap.add_argument("--threads", type=int, default=1)
@@ -68,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         ov["num_samples"] = args.samples
     if args.iterations:
         ov["iterations"] = args.iterations
+    if args.search_dims:
+        ov["search_dims"] = [int(x) for x in args.search_dims.split(",")]
     cfg = get_preset(args.preset, **ov)
     planner = RecedingHorizonPlanner(make_rollout(pred, cfg.rollout), cfg)
     sim = DirectSim()
