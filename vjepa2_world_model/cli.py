@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim-cell": ("vjepa2_planner_node.sim_cell:main", "simulated Franka cell (sim + camera)"),
     "eval": ("vjepa2_planner_node.evaluation.run:main", "evaluate planning in the sim cell"),
     "demo": ("vjepa2_planner_node.demo:main", "simulated pick-and-place demo (shipped weights)"),
+    "calibrate-axes": ("calibration.calibrate_axes:main", "fit the model's action-axis rotation"),
     "franka-bridge": ("vjepa2_planner_node.franka_bridge:main", "libfranka controller bridge node"),
 }
 
