@@ -238,13 +238,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
     ap.add_argument("--preset", default=None, help="planner preset (default: bringup's)")
     ap.add_argument("--out", default="results")
+    ap.add_argument("--robot-ip", default="127.0.0.1",
+                    help="address of the simulated robot the bringup starts")
+    ap.add_argument("--no-landscape", action="store_true", help="skip the energy landscape")
     ap.add_argument("--no-bringup", action="store_true",
                     help="use an already running stack instead of starting one")
     ns = ap.parse_args(argv)
     out = Path(ns.out)
     tasks = TASKS if ns.task == "all" else (ns.task,)
     stack = None if ns.no_bringup else Stack("reach", ns.checkpoint, ns.preset,
-                                             out / "stack.log")
+                                             out / "stack.log", [f"robot_ip:={ns.robot_ip}"])
     c = None
     summaries = {}
     try:
@@ -278,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             plots = plot_episodes(out, task, episodes)
             print(f"[eval] {task}: {summaries[task]}\n[eval] wrote {out}/{task}.md, .json, "
                   + ", ".join(str(p) for p in plots), flush=True)
-        if "reach" in tasks:
+        if "reach" in tasks and not ns.no_landscape:
             # landscape around the start pose for one fresh reach goal
             g = T.sample_reach_goals(1, ns.seed + 1)[0]
             c.move_to(g)
