@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                                  on_step=_progress("pick-place", 0))
         cube = c.gt("cube")
         final_err = 100 * float(np.linalg.norm(cube[:2] - place_xy))
-        ep = _finish("pick-place", 0, c, result, records, T.placed(cube[:3], place_xy, rest_z),
+        ep = _finish("pick-place", 0, result, records, T.placed(cube[:3], place_xy, rest_z),
                      start_err, final_err, [], {"cube_final": cube[:3].tolist()})
         plots = plot_episodes(out, "demo", [ep])
         print("\n[demo] outcome: " + ("cube placed at the goal" if ep.success else

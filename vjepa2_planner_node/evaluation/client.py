@@ -60,9 +60,6 @@ class EvalClient(Node):
                                      lambda m, n=name: self._on_gt(n, m), 10)
         self.exec_client = ActionClient(self, ExecuteDelta, "/franka/execute_delta")
         self.plan_client = ActionClient(self, PlanToGoal, "/planner/plan_to_goal")
-        self.reset_cli = self.create_client(Trigger, "/sim/reset_objects")
-        self.place_cli = self.create_client(Trigger, "/sim/place_objects")
-        self.param_cli = self.create_client(SetParameters, "/sim_cell/set_parameters")
         self._executor = MultiThreadedExecutor(num_threads=4)
         self._executor.add_node(self)
         self._thread = threading.Thread(target=self._executor.spin, daemon=True)
@@ -170,25 +167,17 @@ class EvalClient(Node):
             raise EvalError(f"service {name} not available")
         return self._wait(client.call_async(request), timeout, name)
 
-    def call_trigger(self, client: Any, what: str, timeout: float = 20.0) -> str:
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise EvalError(f"service {what} not available")
-        res = self._wait(client.call_async(Trigger.Request()), timeout, what)
-        if not res.success:
-            raise EvalError(f"{what} failed: {res.message}")
-        return res.message
-
     def place_objects(self, cube: list[float] | None, cup: list[float] | None) -> None:
         """Place objects at given poses ([] / None = random) via the sim cell's service."""
-        if not self.param_cli.wait_for_service(timeout_sec=10.0):
-            raise EvalError("/sim_cell/set_parameters not available")
         req = SetParameters.Request()
         for name, value in (("cube_pose", cube), ("cup_pose", cup)):
             req.parameters.append(Parameter(name=name, value=ParameterValue(
                 type=ParameterType.PARAMETER_DOUBLE_ARRAY,
                 double_array_value=[float(v) for v in (value or [])])))
-        self._wait(self.param_cli.call_async(req), 10.0, "set sim_cell parameters")
-        self.call_trigger(self.place_cli, "/sim/place_objects")
+        self.call_service(SetParameters, "/sim_cell/set_parameters", req)
+        res = self.call_service(Trigger, "/sim/place_objects", Trigger.Request())
+        if not res.success:
+            raise EvalError(f"/sim/place_objects failed: {res.message}")
 
     def plan(self, goal_images: list[Image], budgets: list[int], names: list[str],
              on_step: Callable[[StepRecord], None] | None = None,

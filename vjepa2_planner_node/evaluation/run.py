@@ -74,7 +74,7 @@ def _progress(task: str, i: int) -> Any:
     return show
 
 
-def _finish(task: str, i: int, c: Any, result: Any, records: list[T.StepRecord],
+def _finish(task: str, i: int, result: Any, records: list[T.StepRecord],
             success: bool, start_err: float, final_err: float, goal: list[float],
             extra: dict[str, Any] | None = None) -> T.Episode:
     ep = T.Episode(
@@ -97,7 +97,7 @@ def reach_episode(c: Any, i: int, goal_xyz: np.ndarray, budget: int) -> T.Episod
     start_err = _err_cm(c.gt("ee"), goal_true)
     result, records = c.plan([goal_img], [budget], [f"reach{i}"], on_step=_progress("reach", i))
     final_err = _err_cm(c.gt("ee"), goal_true)
-    return _finish("reach", i, c, result, records, final_err < 100 * T.REACH_SUCCESS_M,
+    return _finish("reach", i, result, records, final_err < 100 * T.REACH_SUCCESS_M,
                    start_err, final_err, goal_true.tolist())
 
 
@@ -150,7 +150,7 @@ def grasp_episode(c: Any, i: int, obj: str, rng: np.random.Generator,
     result, records = c.plan([goal_img], [budget], [task], on_step=_progress(task, i))
     final_err = _err_cm(c.gt("ee"), goal_ee)
     ok = T.lifted(rest_z, float(c.gt(obj)[2]))
-    return _finish(task, i, c, result, records, ok, start_err, final_err, goal_ee.tolist(),
+    return _finish(task, i, result, records, ok, start_err, final_err, goal_ee.tolist(),
                    {"goal_scene_lifted": goal_lifted})
 
 
@@ -170,7 +170,7 @@ def reach_with_object_episode(c: Any, i: int, goal_xyz: np.ndarray, rng: np.rand
     result, records = c.plan([goal_img], [budget], [task], on_step=_progress(task, i))
     final_err = _err_cm(c.gt("ee"), goal_ee)
     held = T.lifted(rest_z, float(c.gt("cube")[2]))
-    return _finish(task, i, c, result, records,
+    return _finish(task, i, result, records,
                    final_err < 100 * T.REACH_SUCCESS_M and held, start_err, final_err,
                    goal_ee.tolist(), {"held_at_end": held})
 
@@ -198,7 +198,7 @@ def pick_place_episode(c: Any, i: int, rng: np.random.Generator,
     cube = c.gt("cube")
     final_err = _err_cm(cube[:2].tolist() + [0.0], list(place_xy) + [0.0])
     ok = T.placed(cube[:3], place_xy, rest_z)
-    return _finish(task, i, c, result, records, ok, start_err, final_err, goal_ee.tolist(),
+    return _finish(task, i, result, records, ok, start_err, final_err, goal_ee.tolist(),
                    {"place_xy": place_xy.tolist(), "cube_final": cube[:3].tolist()})
 
 
