@@ -39,13 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     ensure_ros_env()
     import numpy as np
     from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.action import ActionClient
     from vjepa2_interfaces.action import PlanToGoal
 
     from tests.nodes.conftest import make_tiny_checkpoint
     from tests.nodes.fake_cell import render
     from tests.nodes.rosproc import Client, start, stop
     from vjepa2_planner_node.image_codec import array_to_image_msg
+    from vjepa2_planner_node.ros_common import ActionClient
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_ros_"))
     ckpt = tmp / "ckpt"

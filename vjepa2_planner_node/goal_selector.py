@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import rclpy
-from rclpy.action import ActionClient
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -44,7 +43,7 @@ from visualization_msgs.srv import GetInteractiveMarkers
 from vjepa2_planner_node.goal_library import GoalLibrary
 from vjepa2_planner_node.image_codec import array_to_image_msg, image_msg_to_rgb8
 from vjepa2_planner_node.params import ParamError, check_goal_name, check_topic
-from vjepa2_planner_node.ros_common import CAMERA_QOS, LATCHED_QOS, declare
+from vjepa2_planner_node.ros_common import CAMERA_QOS, LATCHED_QOS, ActionClient, declare
 from vjepa2_planner_node.ros_env import require_interfaces
 
 GOAL_SELECTOR_PARAMS = {

@@ -26,7 +26,7 @@ import rclpy
 import torch
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point
-from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from std_msgs.msg import String
@@ -48,7 +48,7 @@ from vjepa2_planner_node.planner_logic import (
     expand_budgets,
     run_goals,
 )
-from vjepa2_planner_node.ros_common import LATCHED_QOS, array_to_ee_delta, declare
+from vjepa2_planner_node.ros_common import LATCHED_QOS, ActionClient, array_to_ee_delta, declare
 from vjepa2_planner_node.ros_env import require_interfaces
 from vjepa2_planner_node.world_model_core import WorldModelCore
 from vjepa2_planner_node.world_model_node import WorldModelNode, exit_code, run_nodes

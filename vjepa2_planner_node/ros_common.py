@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ from vjepa2_planner_node.ros_env import ensure_ros_env
 
 ensure_ros_env()
 
+from rclpy.action import ActionClient as _RclpyActionClient  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import (  # noqa: E402
     DurabilityPolicy,
@@ -26,6 +28,22 @@ CAMERA_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
 LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
                          reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+
+class ActionClient(_RclpyActionClient):
+    """rclpy's ActionClient, safe to create on a node that an executor already spins.
+
+    rclpy registers the client with its node before it creates the client's lock, so an
+    executor thread that lists the node's waitables in that window dies with
+    ``AttributeError: 'ActionClient' object has no attribute '_lock'`` and the node stops
+    receiving anything. Creating the lock first closes the window.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
 
 DELTA_FIELDS = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper")
 

@@ -48,7 +48,6 @@ def main() -> int:
     from vjepa2_planner_node.ros_env import ensure_ros_env
 
     ensure_ros_env()
-    from rclpy.action import ActionClient
     from sensor_msgs.msg import Image
     from std_msgs.msg import String
     from vjepa2_interfaces.action import ExecuteDelta, PlanToGoal
@@ -59,6 +58,7 @@ def main() -> int:
     from vjepa2_planner_node.bag_tools import record
     from vjepa2_planner_node.goal_library import GoalLibrary
     from vjepa2_planner_node.image_codec import array_to_image_msg, image_msg_to_rgb8
+    from vjepa2_planner_node.ros_common import ActionClient
 
     tmp = Path(tempfile.mkdtemp(prefix="replay_fixture_"))
     ckpt = tmp / "ckpt"

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.action import ActionClient
 from vjepa2_interfaces.action import PlanToGoal
 from vjepa2_interfaces.msg import PlannerStatus
 
 from vjepa2_planner_node.bag_tools import read_bag, replay, replay_closed_loop, typestore
 from vjepa2_planner_node.goal_library import GoalLibrary
 from vjepa2_planner_node.image_codec import array_to_image_msg
+from vjepa2_planner_node.ros_common import ActionClient
 
 from .make_replay_fixture import FIXTURES, weights_hash
 from .rosproc import Client, start, stop

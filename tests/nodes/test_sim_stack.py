@@ -10,11 +10,12 @@ import time
 import numpy as np
 import pytest
 from action_msgs.msg import GoalStatus
-from rclpy.action import ActionClient
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float64MultiArray, String
 from vjepa2_interfaces.action import ExecuteDelta, PlanToGoal
 from vjepa2_interfaces.msg import EEDelta, PlannerStatus
+
+from vjepa2_planner_node.ros_common import ActionClient
 
 from .rosproc import Client, start, stop, wait_until
 

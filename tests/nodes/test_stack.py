@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from action_msgs.msg import GoalStatus
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.action import ActionClient
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 from visualization_msgs.msg import InteractiveMarkerFeedback, InteractiveMarkerUpdate
@@ -21,7 +20,7 @@ from vjepa2_interfaces.msg import PlannerStatus
 from vjepa2_interfaces.srv import CaptureGoal, ListGoals
 
 from vjepa2_planner_node.image_codec import array_to_image_msg
-from vjepa2_planner_node.ros_common import LATCHED_QOS
+from vjepa2_planner_node.ros_common import LATCHED_QOS, ActionClient
 
 from .fake_cell import render
 from .rosproc import Client, start, stop, wait_until

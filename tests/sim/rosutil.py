@@ -69,11 +69,12 @@ class RosClient:
     def __init__(self) -> None:
         import rclpy
         from geometry_msgs.msg import PoseStamped
-        from rclpy.action import ActionClient
         from rclpy.executors import MultiThreadedExecutor
         from sensor_msgs.msg import Image
         from std_msgs.msg import Float64MultiArray, String
         from vjepa2_interfaces.action import ExecuteDelta
+
+        from vjepa2_planner_node.ros_common import ActionClient
 
         if not rclpy.ok():
             rclpy.init()

@@ -23,7 +23,6 @@ import rclpy  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue  # noqa: E402
 from rcl_interfaces.srv import SetParameters  # noqa: E402
-from rclpy.action import ActionClient  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
@@ -33,7 +32,7 @@ from vjepa2_interfaces.action import ExecuteDelta, PlanToGoal  # noqa: E402
 
 from vjepa2_planner_node.evaluation.tasks import StepRecord, split_move  # noqa: E402
 from vjepa2_planner_node.image_codec import image_msg_to_rgb8  # noqa: E402
-from vjepa2_planner_node.ros_common import CAMERA_QOS, array_to_ee_delta  # noqa: E402
+from vjepa2_planner_node.ros_common import CAMERA_QOS, ActionClient, array_to_ee_delta  # noqa: E402
 
 
 class EvalError(RuntimeError):
