@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 TARGET_LO = np.array([0.35, -0.2, 0.12])
 TARGET_HI = np.array([0.65, 0.2, 0.40])
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--search-dims", default=None,
                     help="override CEM search dims, e.g. 0,1,2 (xyz only: reaching keeps the "
                     "gripper as it is)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="planner config override (YAML value), e.g. hold_margin=0.002")
     ap.add_argument("--success-m", type=float, default=0.04)
     ap.add_argument("--seed", type=int, default=5000)
     ap.add_argument("--threads", type=int, default=1)
@@ -73,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         ov["iterations"] = args.iterations
     if args.search_dims:
         ov["search_dims"] = [int(x) for x in args.search_dims.split(",")]
+    for kv in args.set:
+        key, _, val = kv.partition("=")
+        ov[key.strip()] = yaml.safe_load(val)
     cfg = get_preset(args.preset, **ov)
     planner = RecedingHorizonPlanner(make_rollout(pred, cfg.rollout), cfg)
     sim = DirectSim()
@@ -95,18 +101,21 @@ def main(argv: list[str] | None = None) -> int:
         sim.reset(seed=seed)
         planner.reset()
         dists = [float(np.linalg.norm(sim.ee_state7()[:3] - goal_pos))]
-        energies = []
+        energies, holds = [], 0
         for _ in range(args.steps):
             s = sim.ee_state7()
             res = planner.plan(feats(sim.render(size, size)), torch.tensor(s, dtype=torch.float32),
                                z_goal)
             energies.append(res.obs_energy)
+            holds += res.held
             sim.move_ee_delta(res.action.numpy().astype(np.float64))
             dists.append(float(np.linalg.norm(sim.ee_state7()[:3] - goal_pos)))
         rows.append({"trial": trial, "start_m": dists[0], "final_m": dists[-1],
-                     "min_m": min(dists), "dists": dists, "obs_energy": energies})
+                     "min_m": min(dists), "dists": dists, "obs_energy": energies,
+                     "holds": holds})
         print(f"trial {trial}: start {dists[0] * 100:.1f} cm -> final {dists[-1] * 100:.1f} cm "
-              f"(min {min(dists) * 100:.1f}); energy {energies[0]:.3f} -> {energies[-1]:.3f}",
+              f"(min {min(dists) * 100:.1f}); energy {energies[0]:.3f} -> {energies[-1]:.3f}; "
+              f"{holds} holds",
               flush=True)
     start = np.array([r["start_m"] for r in rows])
     final = np.array([r["final_m"] for r in rows])

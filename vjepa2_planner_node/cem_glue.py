@@ -28,6 +28,8 @@ class CEMSettings:
     iterations: int = 0
     elites: int = 0
     seed: int = 0
+    hold_margin: float = -1.0  # < 0 = off; else the planning library's hold rule
+
 
     def planner_config(self):  # noqa: ANN201
         """The planning library's PlannerConfig; ParamError naming the bad parameter."""
@@ -38,6 +40,8 @@ class CEMSettings:
                                               ("iterations", self.iterations),
                                               ("top_k", self.elites)) if int(v) > 0}
         overrides["seed"] = int(self.seed)
+        if float(self.hold_margin) >= 0:
+            overrides["hold_margin"] = float(self.hold_margin)
         try:
             return get_preset(self.preset, **overrides)
         except ValueError as e:

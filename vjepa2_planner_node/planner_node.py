@@ -63,6 +63,9 @@ PLANNER_PARAMS = {
     "iterations": 0,
     "elites": 0,
     "seed": 0,
+    # hold rule: send a zero action when the plan is not predicted better than holding
+    # still by this margin (stops wandering around a reached goal); < 0 = off
+    "hold_margin": -1.0,
     "execute_action": "/franka/execute_delta",
     "execute_timeout_s": 30.0,
     "hold_timeout_s": 0.0,  # 0 = hold until inputs return or cancel
@@ -93,7 +96,8 @@ class PlannerNode(Node):
         self.library = GoalLibrary(p["goals_dir"])
         self.cem = CEMSettings(preset=str(p["preset"]), horizon=int(p["horizon"]),
                                samples=int(p["samples"]), iterations=int(p["iterations"]),
-                               elites=int(p["elites"]), seed=int(p["seed"]))
+                               elites=int(p["elites"]), seed=int(p["seed"]),
+                               hold_margin=float(p["hold_margin"]))
         self.cem.planner_config()  # fail now (naming the parameter) if the preset is bad
         self._goal_mtimes: dict[str, float] = {}
         self._active_name = ""

@@ -147,3 +147,25 @@ def test_presets_and_yaml_dicts():
         get_preset("fast")
     with pytest.raises(ValueError, match="energy_weights"):
         PlannerConfig.from_dict({"preset": "paper", "energy_weights": [1.0, 1.0]})
+
+
+def test_hold_rule_stops_at_the_goal_but_not_on_the_way():
+    wm = LinearPoseWorldModel(seed=6)
+    goal_state = S0 + torch.tensor([0.1, 0.0, 0.0, 0, 0, 0, 0])
+    cfg = get_preset("cpu", num_samples=64, iterations=4, search_dims=[0, 1, 2],
+                     hold_margin=0.0)
+    planner = RecedingHorizonPlanner(wm, cfg)
+    z_goal = wm.features(goal_state)
+    far = planner.plan(wm.features(S0), S0, z_goal)  # 10 cm away: the plan beats holding
+    assert not far.held and far.action[:3].abs().sum() > 0.03
+    assert far.plan_energy < far.hold_energy
+    at = planner.plan(wm.features(goal_state), goal_state, z_goal)  # at the goal: hold
+    assert at.held and torch.equal(at.action, torch.zeros(7))
+    assert at.hold_energy <= at.plan_energy
+    calls = wm.calls
+    off = RecedingHorizonPlanner(wm, get_preset("cpu", num_samples=64, iterations=4,
+                                                search_dims=[0, 1, 2]))
+    r = off.plan(wm.features(goal_state), goal_state, z_goal)
+    assert not r.held and math.isnan(r.hold_energy) and wm.calls == calls + 4
+    with pytest.raises(ValueError, match="hold_margin"):
+        get_preset("cpu", hold_margin=-1.0)

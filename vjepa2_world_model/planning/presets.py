@@ -19,6 +19,10 @@ class PlannerConfig:
     warm_std_scale: float = 0.5  # std of warm-started steps = init std * this
     warm_tail: str = "repeat"  # new last step of a warm start: "repeat" | "zero"
     reset_on_goal_change: bool = True
+    # Hold rule: after CEM, compare the plan's predicted energy with doing nothing (the zero
+    # action); if the plan is not better by at least this margin, hold still (zero action).
+    # Stops the hand wandering around a reached goal on model noise. None = off.
+    hold_margin: float | None = None
     rollout: str = "cached"  # "cached" (KV cache) | "naive" (re-run the whole sequence)
     amp: bool = True  # bf16 autocast (CUDA only)
     compile: bool = False  # torch.compile the predictor (CUDA only)
@@ -38,6 +42,8 @@ class PlannerConfig:
             raise ValueError(f"rollout must be 'cached' or 'naive', got {self.rollout!r}")
         if self.warm_std_scale <= 0:
             raise ValueError("warm_std_scale must be > 0")
+        if self.hold_margin is not None and not self.hold_margin >= 0:
+            raise ValueError(f"hold_margin must be >= 0 or None, got {self.hold_margin}")
         if self.chunk_size is not None and self.chunk_size < 1:
             raise ValueError("chunk_size must be >= 1 or None")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -37,6 +37,9 @@ class PlanResult:
     reason: str = ""
     num_bad: int = 0
     history: list[float] = field(default_factory=list)
+    held: bool = False  # the hold rule replaced the plan by the zero action
+    hold_energy: float = math.nan  # predicted energy of the zero action (hold rule on)
+    plan_energy: float = math.nan  # predicted energy of the returned plan (hold rule on)
 
 
 class RecedingHorizonPlanner:
@@ -127,14 +130,31 @@ class RecedingHorizonPlanner:
         res = self.cem.optimize(energy_fn, mean, std, generator=gen)
         self.steps += 1
         self._prev = res if res.ok else None
+        held, hold_e, plan_e = False, math.nan, math.nan
+        if res.ok and self.config.hold_margin is not None:
+            held, hold_e, plan_e = self._hold(energy_fn, res.actions)
+            if held:
+                self._prev = None
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        actions = res.actions.detach().float().cpu()
+        actions = torch.zeros_like(res.actions) if held else res.actions
+        actions = actions.detach().float().cpu()
         return PlanResult(action=actions[0].clone(), actions=actions, energy=res.energy,
                           best_energy=res.best_energy, obs_energy=obs_energy,
                           iterations=res.iterations,
                           plan_ms=(time.perf_counter() - t0) * 1e3, ok=res.ok,
-                          reason=res.reason, num_bad=res.num_bad, history=res.history)
+                          reason=res.reason, num_bad=res.num_bad, history=res.history,
+                          held=held, hold_energy=hold_e, plan_energy=plan_e)
+
+    def _hold(self, energy_fn: Callable[[Tensor], Tensor], plan: Tensor
+              ) -> tuple[bool, float, float]:
+        """One batched call on [plan, zero action]: hold when the plan's predicted energy
+        is not lower than the zero action's by ``hold_margin``. Non-finite -> no hold."""
+        e = energy_fn(torch.stack([plan, torch.zeros_like(plan)])).double().cpu()
+        plan_e, hold_e = float(e[0]), float(e[1])
+        if not (math.isfinite(plan_e) and math.isfinite(hold_e)):
+            return False, hold_e, plan_e
+        return hold_e <= plan_e + float(self.config.hold_margin), hold_e, plan_e
 
     def _fail(self, reason: str, obs_energy: float, t0: float) -> PlanResult:
         H = self.config.cem.horizon
