@@ -213,9 +213,15 @@ def test_bringup_resolve_and_validation(tmp_path) -> None:
     assert not rviz.pip and rviz.arguments[1].endswith("config/vjepa2.rviz")
     for bad, param in [({"device": "tpu"}, "device"), ({"checkpoint": "/nope"}, "checkpoint"),
                        ({"camera_topic": "not a topic"}, "camera_topic"),
-                       ({"use_sim": "maybe"}, "use_sim"), ({"robot": "x"}, "robot")]:
+                       ({"use_sim": "maybe"}, "use_sim"), ({"robot": "x"}, "robot"),
+                       ({"hold_margin": "soon"}, "hold_margin")]:
         with pytest.raises(ParamError, match=f"parameter '{param}'"):
             bringup.resolve(b, {"checkpoint": str(ckpt), **bad})
+    assert planner.parameters["planner"]["hold_margin"] == 0.0  # hold rule on by default
+    off = bringup.resolve(b, {"checkpoint": str(ckpt), "hold_margin": "-1"})
+    # an integer-looking value still reaches the node as the double it declares
+    margin = next(s for s in off if s.name == "planner_node").parameters["planner"]["hold_margin"]
+    assert margin == -1.0 and isinstance(margin, float)
     params = bringup.write_params_file(planner, tmp_path)
     import yaml
 
