@@ -96,11 +96,14 @@ def plot_landscape(path: Path, dx: np.ndarray, dy: np.ndarray, energy: np.ndarra
     im = ax.pcolormesh(dx * 100, dy * 100, energy.T, shading="auto", cmap="viridis")
     fig.colorbar(im, ax=ax, label="energy")
     i, j = np.unravel_index(np.argmin(energy), energy.shape)
-    ax.plot(dx[i] * 100, dy[j] * 100, "w+", ms=12, mew=2, label="energy minimum")
+    ax.plot(dx[i] * 100, dy[j] * 100, "P", color="white", mec="black", ms=11,
+            label="energy minimum")
     ax.plot(true_opt[0] * 100, true_opt[1] * 100, "r*", ms=12, label="true optimum")
     ax.set(xlabel="dx (cm)", ylabel="dy (cm)", title=title)
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
+    ax.set_xlim(dx[0] * 100, dx[-1] * 100)
+    ax.set_ylim(dy[0] * 100, dy[-1] * 100)
+    fig.legend(loc="lower center", ncol=2, fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
