@@ -169,3 +169,16 @@ def test_hold_rule_stops_at_the_goal_but_not_on_the_way():
     assert not r.held and math.isnan(r.hold_energy) and wm.calls == calls + 4
     with pytest.raises(ValueError, match="hold_margin"):
         get_preset("cpu", hold_margin=-1.0)
+
+
+def test_hold_rule_drops_a_gripper_change_that_does_not_help():
+    wm = LinearPoseWorldModel(seed=7)
+    cfg = get_preset("cpu", num_samples=64, iterations=4, search_dims=[0, 1, 2, 6],
+                     init_std_gripper=0.5, hold_margin=0.0)
+    planner = RecedingHorizonPlanner(wm, cfg)
+    goal_state = S0 + torch.tensor([0.1, 0.0, 0.0, 0, 0, 0, 0])  # move; gripper stays open
+    r = planner.plan(wm.features(S0), S0, wm.features(goal_state))
+    assert r.choice == "motion" and r.action[6] == 0 and r.action[0] > 0.03
+    close = S0 + torch.tensor([0.0, 0.0, 0.0, 0, 0, 0, 1.0])  # here, but gripper closed
+    r = planner.plan(wm.features(S0), S0, wm.features(close))
+    assert r.choice in ("gripper", "plan") and r.action[6] > 0.5

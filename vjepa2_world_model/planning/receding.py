@@ -37,9 +37,15 @@ class PlanResult:
     reason: str = ""
     num_bad: int = 0
     history: list[float] = field(default_factory=list)
-    held: bool = False  # the hold rule replaced the plan by the zero action
+    # hold rule (config.hold_margin): which variant of the plan was sent
+    choice: str = "plan"  # "plan" | "motion" (gripper change dropped) | "gripper" | "hold"
     hold_energy: float = math.nan  # predicted energy of the zero action (hold rule on)
-    plan_energy: float = math.nan  # predicted energy of the returned plan (hold rule on)
+    plan_energy: float = math.nan  # predicted energy of the CEM plan (hold rule on)
+
+    @property
+    def held(self) -> bool:
+        """The hold rule replaced the plan by the zero action."""
+        return self.choice == "hold"
 
 
 class RecedingHorizonPlanner:
@@ -130,31 +136,50 @@ class RecedingHorizonPlanner:
         res = self.cem.optimize(energy_fn, mean, std, generator=gen)
         self.steps += 1
         self._prev = res if res.ok else None
-        held, hold_e, plan_e = False, math.nan, math.nan
+        choice, actions, hold_e, plan_e = "plan", res.actions, math.nan, math.nan
         if res.ok and self.config.hold_margin is not None:
-            held, hold_e, plan_e = self._hold(energy_fn, res.actions)
-            if held:
+            choice, actions, hold_e, plan_e = self._hold(energy_fn, res.actions)
+            if choice != "plan":
                 self._prev = None
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        actions = torch.zeros_like(res.actions) if held else res.actions
         actions = actions.detach().float().cpu()
         return PlanResult(action=actions[0].clone(), actions=actions, energy=res.energy,
                           best_energy=res.best_energy, obs_energy=obs_energy,
                           iterations=res.iterations,
                           plan_ms=(time.perf_counter() - t0) * 1e3, ok=res.ok,
                           reason=res.reason, num_bad=res.num_bad, history=res.history,
-                          held=held, hold_energy=hold_e, plan_energy=plan_e)
+                          choice=choice, hold_energy=hold_e, plan_energy=plan_e)
 
     def _hold(self, energy_fn: Callable[[Tensor], Tensor], plan: Tensor
-              ) -> tuple[bool, float, float]:
-        """One batched call on [plan, zero action]: hold when the plan's predicted energy
-        is not lower than the zero action's by ``hold_margin``. Non-finite -> no hold."""
-        e = energy_fn(torch.stack([plan, torch.zeros_like(plan)])).double().cpu()
-        plan_e, hold_e = float(e[0]), float(e[1])
-        if not (math.isfinite(plan_e) and math.isfinite(hold_e)):
-            return False, hold_e, plan_e
-        return hold_e <= plan_e + float(self.config.hold_margin), hold_e, plan_e
+              ) -> tuple[str, Tensor, float, float]:
+        """Hold rule: one batched call on the plan's simpler variants -- the zero action,
+        the plan's motion without its gripper change, its gripper change alone -- and the
+        plan. Each actuated part (motion; gripper) costs ``hold_margin`` of energy, so the
+        robot moves or actuates the gripper only when the model predicts it pays off; ties
+        go to the simpler variant. Non-finite energies never win (plan if all are bad)."""
+        margin = float(self.config.hold_margin)
+        zero = torch.zeros_like(plan)
+        motion, grip = plan.clone(), zero.clone()
+        motion[:, 6] = 0.0
+        grip[:, 6] = plan[:, 6]
+        has_motion = bool(plan[:, :6].abs().sum() > 0)
+        has_grip = bool(plan[:, 6].abs().sum() > 0)
+        cands = [("hold", zero, 0)]
+        if has_grip:
+            cands.append(("gripper", grip, 1))
+        if has_motion and has_grip:
+            cands.append(("motion", motion, 1))
+        if has_motion or has_grip:
+            cands.append(("plan", plan, int(has_motion) + int(has_grip)))
+        e = energy_fn(torch.stack([c[1] for c in cands])).double().cpu()
+        best, best_cost = "plan", math.inf
+        for (name, _, parts), ei in zip(cands, e.tolist(), strict=True):
+            cost = ei + margin * parts
+            if math.isfinite(cost) and cost < best_cost:
+                best, best_cost = name, cost
+        chosen = {c[0]: c[1] for c in cands}.get(best, plan)
+        return best, chosen, float(e[0]), float(e[-1])
 
     def _fail(self, reason: str, obs_energy: float, t0: float) -> PlanResult:
         H = self.config.cem.horizon
