@@ -207,6 +207,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{'|dplan|':>8}")
     for name in [p for p in args.presets.split(",") if p]:
         _print_row(time_preset(name, enc, pred, enc_cfg, pred_cfg, device, args.repeats))
+    if "cpu" in args.presets.split(","):
+        # as the bringups run it: + the hold rule's one extra batched call (<= 4 variants)
+        r = time_preset("cpu", enc, pred, enc_cfg, pred_cfg, device, args.repeats,
+                        {"hold_margin": 0.0}, modes=("cached",))
+        ms = r["cached"]["ms"]
+        print(f"{'cpu+hold':<10} {'(bringup)':>11} {ms:>9.1f} {1e3 / ms:>6.2f} "
+              f"{r['cached']['enc_ms']:>6.1f}   (cpu preset + hold_margin 0, as launched)")
 
     from vjepa2_world_model.models.ac_predictor import AC_CONFIGS
 
