@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     except EvalError as e:
         print(f"[demo] error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\n[demo] interrupted: stopping the stack", file=sys.stderr)
+        return 130
     finally:
         if recorder is not None and recorder.poll() is None:
             os.killpg(recorder.pid, signal.SIGINT)

@@ -8,6 +8,7 @@ judge outcomes, the camera topic to photograph goal images, and the planner's
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -213,8 +214,22 @@ class EvalClient(Node):
         self.destroy_node()
 
 
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def start_client(**kwargs: Any) -> EvalClient:
-    """rclpy.init (once) and an EvalClient spinning in the background."""
+    """rclpy.init (once) and an EvalClient spinning in the background.
+
+    rclpy's own SIGINT/SIGTERM handlers would only shut its context down, leaving the
+    evaluation waiting on futures that never complete; instead both signals raise
+    KeyboardInterrupt in the main thread, so the caller's ``finally`` stops the stack."""
     if not rclpy.ok():
-        rclpy.init()
+        from rclpy.signals import SignalHandlerOptions
+
+        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # background jobs
+            signal.signal(signal.SIGINT, _interrupt)
     return EvalClient(**kwargs)

@@ -297,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
             p = energy_landscape(ns.checkpoint, c.rgb(c.fresh_image()), goal_rgb, c.state(),
                                  goal_xyz - c.gt("ee")[:3], out / "reach_landscape.png")
             print(f"[eval] wrote {p}")
+    except KeyboardInterrupt:
+        print("\n[eval] interrupted: stopping the stack; finished tasks' results are kept",
+              file=sys.stderr)
+        return 130
     finally:
         if c is not None:
             c.close()
