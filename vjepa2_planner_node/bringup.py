@@ -146,12 +146,13 @@ def validate_arguments(args: dict[str, Any]) -> None:
         if str(args["preset"]) not in PRESETS:
             raise ParamError("preset", f"unknown planning preset {args['preset']!r} "
                                        f"(known: {sorted(PRESETS)})")
-    if "hold_margin" in args:
-        try:
-            args["hold_margin"] = float(args["hold_margin"])
-        except (TypeError, ValueError):
-            raise ParamError("hold_margin", f"must be a number (< 0 = off), got "
-                                            f"{args['hold_margin']!r}") from None
+    for name in ("hold_margin", "gripper_margin"):
+        if name in args:
+            try:
+                args[name] = float(args[name])
+            except (TypeError, ValueError):
+                raise ParamError(name, f"must be a number (< 0 = off / default), got "
+                                       f"{args[name]!r}") from None
     for b in ("use_sim", "rviz"):
         if b in args:
             args[b] = _truthy(args[b], b)

@@ -29,6 +29,7 @@ class CEMSettings:
     elites: int = 0
     seed: int = 0
     hold_margin: float = -1.0  # < 0 = off; else the planning library's hold rule
+    gripper_margin: float = -1.0  # < 0 = same as hold_margin
 
 
     def planner_config(self):  # noqa: ANN201
@@ -42,6 +43,8 @@ class CEMSettings:
         overrides["seed"] = int(self.seed)
         if float(self.hold_margin) >= 0:
             overrides["hold_margin"] = float(self.hold_margin)
+            if float(self.gripper_margin) >= 0:
+                overrides["gripper_margin"] = float(self.gripper_margin)
         try:
             return get_preset(self.preset, **overrides)
         except ValueError as e:

@@ -66,6 +66,7 @@ PLANNER_PARAMS = {
     # hold rule: send a zero action when the plan is not predicted better than holding
     # still by this margin (stops wandering around a reached goal); < 0 = off
     "hold_margin": -1.0,
+    "gripper_margin": -1.0,  # hold rule cost of a gripper change; < 0 = hold_margin
     "execute_action": "/franka/execute_delta",
     "execute_timeout_s": 30.0,
     "hold_timeout_s": 0.0,  # 0 = hold until inputs return or cancel
@@ -97,7 +98,8 @@ class PlannerNode(Node):
         self.cem = CEMSettings(preset=str(p["preset"]), horizon=int(p["horizon"]),
                                samples=int(p["samples"]), iterations=int(p["iterations"]),
                                elites=int(p["elites"]), seed=int(p["seed"]),
-                               hold_margin=float(p["hold_margin"]))
+                               hold_margin=float(p["hold_margin"]),
+                               gripper_margin=float(p["gripper_margin"]))
         self.cem.planner_config()  # fail now (naming the parameter) if the preset is bad
         self._goal_mtimes: dict[str, float] = {}
         self._active_name = ""

@@ -214,10 +214,12 @@ def test_bringup_resolve_and_validation(tmp_path) -> None:
     for bad, param in [({"device": "tpu"}, "device"), ({"checkpoint": "/nope"}, "checkpoint"),
                        ({"camera_topic": "not a topic"}, "camera_topic"),
                        ({"use_sim": "maybe"}, "use_sim"), ({"robot": "x"}, "robot"),
-                       ({"hold_margin": "soon"}, "hold_margin")]:
+                       ({"hold_margin": "soon"}, "hold_margin"),
+                       ({"gripper_margin": "x"}, "gripper_margin")]:
         with pytest.raises(ParamError, match=f"parameter '{param}'"):
             bringup.resolve(b, {"checkpoint": str(ckpt), **bad})
     assert planner.parameters["planner"]["hold_margin"] == 0.0  # hold rule on by default
+    assert planner.parameters["planner"]["gripper_margin"] == 0.002
     off = bringup.resolve(b, {"checkpoint": str(ckpt), "hold_margin": "-1"})
     # an integer-looking value still reaches the node as the double it declares
     margin = next(s for s in off if s.name == "planner_node").parameters["planner"]["hold_margin"]

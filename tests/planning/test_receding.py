@@ -182,3 +182,20 @@ def test_hold_rule_drops_a_gripper_change_that_does_not_help():
     close = S0 + torch.tensor([0.0, 0.0, 0.0, 0, 0, 0, 1.0])  # here, but gripper closed
     r = planner.plan(wm.features(S0), S0, wm.features(close))
     assert r.choice in ("gripper", "plan") and r.action[6] > 0.5
+
+
+def test_gripper_margin_keeps_the_gripper_still_unless_the_gain_is_clear():
+    wm = LinearPoseWorldModel(seed=8, scale=(10, 10, 10, 3, 3, 3, 0.01))  # gripper ~invisible
+    close = S0 + torch.tensor([0.0, 0.0, 0.0, 0, 0, 0, 1.0])
+    base = {"num_samples": 64, "iterations": 4, "search_dims": [0, 1, 2, 6],
+            "init_std_gripper": 0.5, "hold_margin": 0.0}
+    r = RecedingHorizonPlanner(wm, get_preset("cpu", **base)).plan(
+        wm.features(S0), S0, wm.features(close))
+    assert r.action[6] > 0.2  # margin 0: any predicted gain actuates the gripper
+    r = RecedingHorizonPlanner(wm, get_preset("cpu", **base, gripper_margin=0.05)).plan(
+        wm.features(S0), S0, wm.features(close))
+    assert r.action[6] == 0 and r.choice == "hold"  # the tiny gain does not pay the margin
+    visible = LinearPoseWorldModel(seed=8)  # gripper clearly visible: the change pays off
+    r = RecedingHorizonPlanner(visible, get_preset("cpu", **base, gripper_margin=0.05)).plan(
+        visible.features(S0), S0, visible.features(close))
+    assert r.action[6] > 0.5

@@ -239,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default=None, help="planner preset (default: bringup's)")
     ap.add_argument("--hold-margin", type=float, default=None,
                     help="planner hold rule margin (default: bringup's; < 0 = off)")
+    ap.add_argument("--gripper-margin", type=float, default=None,
+                    help="hold rule cost of a gripper change (default: bringup's)")
     ap.add_argument("--out", default="results")
     ap.add_argument("--robot-ip", default="127.0.0.1",
                     help="address of the simulated robot the bringup starts")
@@ -251,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     extra = [f"robot_ip:={ns.robot_ip}"]
     if ns.hold_margin is not None:
         extra.append(f"hold_margin:={ns.hold_margin}")
+    if ns.gripper_margin is not None:
+        extra.append(f"gripper_margin:={ns.gripper_margin}")
     stack = None if ns.no_bringup else Stack("reach", ns.checkpoint, ns.preset,
                                              out / "stack.log", extra)
     c = None
@@ -281,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                     episodes.append(pick_place_episode(c, i, rng, budgets))
             meta = {"command": "vjepa2 eval " + " ".join(argv or sys.argv[1:]),
                     "checkpoint": ns.checkpoint, "preset": ns.preset or "bringup default",
-                    "hold_margin": ns.hold_margin,
+                    "hold_margin": ns.hold_margin, "gripper_margin": ns.gripper_margin,
                     "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
             summaries[task] = write_results(out, task, episodes, meta)
             plots = plot_episodes(out, task, episodes)

@@ -23,6 +23,10 @@ class PlannerConfig:
     # action); if the plan is not better by at least this margin, hold still (zero action).
     # Stops the hand wandering around a reached goal on model noise. None = off.
     hold_margin: float | None = None
+    # Cost of a gripper change in the hold rule (None = hold_margin). The tiny sim models
+    # predict energy changes <= 0.001 from gripper actions, i.e. noise; a larger margin
+    # keeps the gripper still unless the model predicts a clear gain.
+    gripper_margin: float | None = None
     rollout: str = "cached"  # "cached" (KV cache) | "naive" (re-run the whole sequence)
     amp: bool = True  # bf16 autocast (CUDA only)
     compile: bool = False  # torch.compile the predictor (CUDA only)
@@ -42,8 +46,10 @@ class PlannerConfig:
             raise ValueError(f"rollout must be 'cached' or 'naive', got {self.rollout!r}")
         if self.warm_std_scale <= 0:
             raise ValueError("warm_std_scale must be > 0")
-        if self.hold_margin is not None and not self.hold_margin >= 0:
-            raise ValueError(f"hold_margin must be >= 0 or None, got {self.hold_margin}")
+        for name in ("hold_margin", "gripper_margin"):
+            v = getattr(self, name)
+            if v is not None and not v >= 0:
+                raise ValueError(f"{name} must be >= 0 or None, got {v}")
         if self.chunk_size is not None and self.chunk_size < 1:
             raise ValueError("chunk_size must be >= 1 or None")
 

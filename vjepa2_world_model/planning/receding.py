@@ -155,27 +155,30 @@ class RecedingHorizonPlanner:
               ) -> tuple[str, Tensor, float, float]:
         """Hold rule: one batched call on the plan's simpler variants -- the zero action,
         the plan's motion without its gripper change, its gripper change alone -- and the
-        plan. Each actuated part (motion; gripper) costs ``hold_margin`` of energy, so the
-        robot moves or actuates the gripper only when the model predicts it pays off; ties
-        go to the simpler variant. Non-finite energies never win (plan if all are bad)."""
+        plan. Moving costs ``hold_margin`` of energy, a gripper change ``gripper_margin``
+        (default: the same), so the robot moves or actuates the gripper only when the model
+        predicts it pays off; ties go to the simpler variant. Non-finite energies never win
+        (plan if all are bad)."""
         margin = float(self.config.hold_margin)
+        g_margin = self.config.gripper_margin
+        g_margin = margin if g_margin is None else float(g_margin)
         zero = torch.zeros_like(plan)
         motion, grip = plan.clone(), zero.clone()
         motion[:, 6] = 0.0
         grip[:, 6] = plan[:, 6]
         has_motion = bool(plan[:, :6].abs().sum() > 0)
         has_grip = bool(plan[:, 6].abs().sum() > 0)
-        cands = [("hold", zero, 0)]
+        cands = [("hold", zero, 0.0)]
         if has_grip:
-            cands.append(("gripper", grip, 1))
+            cands.append(("gripper", grip, g_margin))
         if has_motion and has_grip:
-            cands.append(("motion", motion, 1))
+            cands.append(("motion", motion, margin))
         if has_motion or has_grip:
-            cands.append(("plan", plan, int(has_motion) + int(has_grip)))
+            cands.append(("plan", plan, margin * has_motion + g_margin * has_grip))
         e = energy_fn(torch.stack([c[1] for c in cands])).double().cpu()
         best, best_cost = "plan", math.inf
-        for (name, _, parts), ei in zip(cands, e.tolist(), strict=True):
-            cost = ei + margin * parts
+        for (name, _, penalty), ei in zip(cands, e.tolist(), strict=True):
+            cost = ei + penalty
             if math.isfinite(cost) and cost < best_cost:
                 best, best_cost = name, cost
         chosen = {c[0]: c[1] for c in cands}.get(best, plan)
