@@ -11,6 +11,7 @@ BENCHES: dict[str, str] = {
     "dynamics": "bench.eval_dynamics",
     "ros": "bench.bench_ros_overhead",
     "sim": "bench.bench_sim",
+    "gripper": "bench.eval_gripper_effect",
 }
 
 

@@ -12,7 +12,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: ("module:function", one-line help)
     "info": ("vjepa2_world_model.info:main", "print a model's architecture and parameter count"),
-    "bench": ("bench.cli:main", "run a benchmark: models | plan | dynamics | ros | sim"),
+    "bench": ("bench.cli:main", "run a benchmark: models | plan | dynamics | ros | sim | gripper"),
     "bringup": ("vjepa2_planner_node.bringup:main", "start a ROS stack from config/NAME.yaml"),
     "record": ("vjepa2_planner_node.bag_tools:record_main", "record topics to an MCAP bag"),
     "replay": ("vjepa2_planner_node.bag_tools:replay_main", "replay a bag at original timing"),
