@@ -203,6 +203,11 @@ def run(specs: list[ProcessSpec], startup_s: float = 5.0) -> int:
     from vjepa2_planner_node.ros_env import ensure_ros_env
 
     ensure_ros_env()
+
+    def _terminate(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, _terminate)  # `kill` stops the children too, like Ctrl-C
     tmp = tempfile.mkdtemp(prefix="vjepa2_bringup_")
     procs: list[tuple[ProcessSpec, subprocess.Popen]] = []
     code = 0

@@ -32,7 +32,8 @@ def stop(procs: list[subprocess.Popen]) -> None:
             p.send_signal(signal.SIGINT)
     for p in procs:
         try:
-            p.wait(timeout=5)
+            # > the bringup's own 5 s grace for its children, so it can exit cleanly
+            p.wait(timeout=12)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
