@@ -207,7 +207,10 @@ def run(specs: list[ProcessSpec], startup_s: float = 5.0) -> int:
     def _terminate(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, _terminate)  # `kill` stops the children too, like Ctrl-C
+    # Ctrl-C and `kill` stop the children cleanly, also when started with SIGINT ignored
+    # (a background job of a non-interactive shell inherits SIG_IGN)
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     tmp = tempfile.mkdtemp(prefix="vjepa2_bringup_")
     procs: list[tuple[ProcessSpec, subprocess.Popen]] = []
     code = 0

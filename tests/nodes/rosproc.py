@@ -37,6 +37,12 @@ def stop(procs: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+        # whatever it started (its own session's process group) must not outlive the test:
+        # an orphaned node would keep publishing into the next tests
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def wait_until(pred: Callable[[], Any], timeout: float, what: str | Callable[[], str],

@@ -52,6 +52,10 @@ def stop_process(proc: subprocess.Popen | None, sig: int = signal.SIGINT) -> Non
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+    try:  # nothing it started (its process group) may outlive it
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def wait_for(pred: Any, timeout: float, period: float = 0.05) -> bool:
