@@ -154,7 +154,10 @@ class RosClient:
     def call_trigger(self, name: str, timeout: float = 10.0) -> Any:
         from std_srvs.srv import Trigger
 
-        cli = self.node.create_client(Trigger, name)
+        clients = self.__dict__.setdefault("_trigger_clients", {})
+        if name not in clients:  # one client per service: discovery happens once
+            clients[name] = self.node.create_client(Trigger, name)
+        cli = clients[name]
         assert cli.wait_for_service(timeout_sec=timeout), f"no service {name}"
         fut = cli.call_async(Trigger.Request())
         assert wait_for(fut.done, timeout)

@@ -146,6 +146,8 @@ def test_camera_rate_and_arm_visible(cell: Cell) -> None:
 
 
 def test_stop_service_and_cancel_halt_motion(cell: Cell) -> None:
+    # discover the stop service first, so the call below reaches the bridge mid-motion
+    assert "not moving" in cell.node.call_trigger("/franka/stop").message
     s0 = cell.node.fresh_state()
     handle = cell.node.send([0.0, 0.0, 0.3, 0, 0, 0, 0], wait=False)
     assert wait_for(lambda: cell.node.fresh_state()[2] > s0[2] + 0.005, 20.0)  # moving
