@@ -79,10 +79,14 @@ def declare(node: Node, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def topic_type_problem(node: Node, topic: str, expected: str) -> str | None:
-    """Why ``topic`` cannot be used as ``expected`` (other type in the graph), or None."""
-    types = dict(node.get_topic_names_and_types()).get(node.resolve_topic_name(topic))
-    if types and expected not in types:
-        return f"topic {topic} has type {types}, expected {expected}"
+    """Why ``topic`` cannot be used as ``expected`` (published with another type), or None.
+
+    Only publishers count: our own subscription of the expected type must not hide a
+    wrong-typed publisher that is discovered late."""
+    name = node.resolve_topic_name(topic)
+    bad = sorted({i.topic_type for i in node.get_publishers_info_by_topic(name)} - {expected})
+    if bad:
+        return f"topic {topic} is published with type {bad}, expected {expected}"
     return None
 
 
@@ -100,7 +104,7 @@ def check_topic_type(
         problem = topic_type_problem(node, topic, expected)
         if problem:
             raise ParamError(param, problem)
-        if node.resolve_topic_name(topic) in dict(node.get_topic_names_and_types()):
+        if node.get_publishers_info_by_topic(node.resolve_topic_name(topic)):
             return
         if time.monotonic() >= deadline:
             return
