@@ -36,9 +36,9 @@ class Cell:
             "cube_pose": list(CUBE_XY), "cup_pose": [0.45, 0.25], "publish_clock": False,
         }, self.tmp / "sim_cell.log")
 
-    def start_bridge(self) -> None:
+    def start_bridge(self, max_linear_vel: float = 0.6) -> None:
         self.bridge = start_module("vjepa2_planner_node.franka_bridge", {
-            "robot_ip": self.ip, "publish_rate": 50.0, "max_linear_vel": 0.6,
+            "robot_ip": self.ip, "publish_rate": 50.0, "max_linear_vel": max_linear_vel,
             "max_angular_vel": 1.2, "min_duration": 0.15, "max_translation": MAX_STEP,
             "command_timeout": 120.0,
             "workspace_min": [0.2, -0.45, WS_MIN_Z], "workspace_max": [0.8, 0.45, 0.7],
@@ -146,6 +146,13 @@ def test_camera_rate_and_arm_visible(cell: Cell) -> None:
 
 
 def test_stop_service_and_cancel_halt_motion(cell: Cell) -> None:
+    # A slow bridge (0.3 m take ~5.6 s): the stop must reach it mid-motion even when a
+    # loaded CI machine delays the state topic and the service call by most of a second.
+    stop_process(cell.bridge)
+    cell.start_bridge(max_linear_vel=0.1)
+    t_start = time.monotonic()
+    assert wait_for(lambda: cell.node.status.startswith("ok")
+                    and cell.node.state_time > t_start, 60.0), "slow bridge did not come up"
     # discover the stop service first, so the call below reaches the bridge mid-motion
     assert "not moving" in cell.node.call_trigger("/franka/stop").message
     s0 = cell.node.fresh_state()
