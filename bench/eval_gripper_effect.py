@@ -6,6 +6,12 @@ one-step actions that only change the gripper (dgripper = 0, -0.25, -0.5, -1, +0
 differences are far below the energy differences of motions, gripper decisions taken from
 this model are noise; the planner's ``gripper_margin`` is sized from this.
 
+Second, the decision a grasp needs: with the open hand around the cube, is closing
+(dgripper = +1) predicted closer to a goal photographed with the hand closed on the cube,
+and staying open closer to a goal photographed open, than the alternative? 50% is chance.
+The energy of the real next frame (encoded, not predicted) is printed next to it: the
+encoder's own gap between "open" and "closed" is what the predictor would have to resolve.
+
     MUJOCO_GL=egl python -m bench.eval_gripper_effect --weights weights/sim_tiny
 """
 
@@ -79,6 +85,34 @@ def main(argv: list[str] | None = None) -> int:
               f"spread {spreads[-1]:.4f}")
     print(f"median spread over gripper actions: {np.median(spreads):.4f} "
           f"(max {max(spreads):.4f})")
+
+    print("\ngrasp decision with the open hand around the cube (predicted energy; "
+          "encoded open/closed frames' gap in brackets)")
+    right, gaps = [], []
+    for t in range(args.trials):
+        sim.reset(seed=args.seed + 1000 + t)
+        cube = sim.object_poses()["cube"][:3]
+        grasp = np.array([cube[0], cube[1], 0.022])
+        go(np.array([cube[0], cube[1], 0.12]))
+        go(grasp)
+        with torch.no_grad():
+            z_open = layer_norm(feats())
+            go(grasp, dgripper=1.0)
+            z_closed = layer_norm(feats())
+            go(grasp, dgripper=-1.0)
+            f = feats()
+            state = torch.tensor(sim.ee_state7(), dtype=torch.float32)
+            acts = torch.zeros(2, 1, 7)
+            acts[1, 0, 6] = 1.0  # stay, close
+            pred = rollout.rollout(f, state, acts)
+            e_c, e_o = energy(pred, z_closed).numpy(), energy(pred, z_open).numpy()
+            gap = float(energy(z_open[None], z_closed).item())
+        right += [bool(e_c[1] < e_c[0]), bool(e_o[0] < e_o[1])]
+        gaps.append(gap)
+        print(f"trial {t}: goal closed: E(stay) {e_c[0]:.4f} E(close) {e_c[1]:.4f} | goal open: "
+              f"E(stay) {e_o[0]:.4f} E(close) {e_o[1]:.4f} [gap {gap:.4f}]")
+    print(f"right gripper decision: {np.mean(right):.0%} of {len(right)} (chance 50%); "
+          f"median encoded open/closed gap {np.median(gaps):.4f}")
     return 0
 
 
