@@ -200,17 +200,12 @@ def command(spec: ProcessSpec, params_file: Path | None) -> list[str]:
 
 def run(specs: list[ProcessSpec], startup_s: float = 5.0) -> int:
     """Start the processes; stop all when one fails or on Ctrl-C. Returns an exit code."""
+    from vjepa2_planner_node.interrupts import interrupt_on_signals
     from vjepa2_planner_node.ros_env import ensure_ros_env
 
     ensure_ros_env()
-
-    def _terminate(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    # Ctrl-C and `kill` stop the children cleanly, also when started with SIGINT ignored
-    # (a background job of a non-interactive shell inherits SIG_IGN)
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, _terminate)
+    # Ctrl-C and `kill` stop the children cleanly, also when started as a background job
+    interrupt_on_signals(override_ignored_sigint=True)
     tmp = tempfile.mkdtemp(prefix="vjepa2_bringup_")
     procs: list[tuple[ProcessSpec, subprocess.Popen]] = []
     code = 0

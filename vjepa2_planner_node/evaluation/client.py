@@ -8,7 +8,6 @@ judge outcomes, the camera topic to photograph goal images, and the planner's
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from vjepa2_interfaces.action import ExecuteDelta, PlanToGoal  # noqa: E402
 
 from vjepa2_planner_node.evaluation.tasks import StepRecord, split_move  # noqa: E402
 from vjepa2_planner_node.image_codec import image_msg_to_rgb8  # noqa: E402
+from vjepa2_planner_node.interrupts import interrupt_on_signals  # noqa: E402
 from vjepa2_planner_node.ros_common import CAMERA_QOS, ActionClient, array_to_ee_delta  # noqa: E402
 
 
@@ -214,10 +214,6 @@ class EvalClient(Node):
         self.destroy_node()
 
 
-def _interrupt(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def start_client(**kwargs: Any) -> EvalClient:
     """rclpy.init (once) and an EvalClient spinning in the background.
 
@@ -228,8 +224,5 @@ def start_client(**kwargs: Any) -> EvalClient:
         from rclpy.signals import SignalHandlerOptions
 
         rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
-        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # background jobs
-            signal.signal(signal.SIGINT, _interrupt)
+    interrupt_on_signals()
     return EvalClient(**kwargs)
