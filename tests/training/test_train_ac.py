@@ -119,3 +119,32 @@ def test_pca_init_starts_near_copy_last(feature_data):
     after = copy_err(p)
     assert 0.9 < ev <= 1.0 + 1e-6
     assert after < 0.5 * before
+
+
+def test_init_from_with_residual_zero_proj_starts_at_copy_last(tmp_path, feature_data):
+    """init_from copies a trained predictor; residual + zero_proj then predicts exactly the
+    input frame, and a file with other shapes is refused with the mismatching keys named."""
+    from vjepa2_world_model.checkpoints import save_model
+
+    train, _ = feature_data
+    torch.manual_seed(0)
+    src = T.build_predictor(copy.deepcopy(TINY_AC), 16)
+    save_model(src, tmp_path / "src.safetensors")
+    cfg = copy.deepcopy(TINY_AC)
+    cfg["overrides"]["residual"] = True
+    dst = T.build_predictor(cfg, 16)
+    T.init_from_(dst, tmp_path / "src.safetensors")
+    for k, v in src.state_dict().items():
+        torch.testing.assert_close(dst.state_dict()[k], v)
+    s = T.train(_cfg(tmp_path / "run", steps=1, **{
+        "model.overrides.residual": True, "model.init_from": str(tmp_path / "src.safetensors"),
+        "model.zero_proj": True, "optimizer.lr": 1e-9, "optimizer.start_lr": 1e-9}),
+        feature_data)
+    z, a, st = train.get(torch.arange(4).numpy())
+    z_ln = T.layer_norm(z)
+    with torch.no_grad():
+        torch.testing.assert_close(s["model"].eval()(z_ln, a, st), z_ln, atol=1e-4, rtol=0)
+    cfg["overrides"]["dim"] = 16
+    wider = T.build_predictor(cfg, 16)
+    with pytest.raises(ValueError, match="shape mismatch.*predictor_embed.weight"):
+        T.init_from_(wider, tmp_path / "src.safetensors")

@@ -1,5 +1,7 @@
 """AC predictor: block causality, KV-cached rollout == full recompute, batching, bad input."""
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -164,3 +166,21 @@ def test_bad_step_input(pred):
         pred.step(z[:, 0], a[:, 0], s[:, 0], cache)
     with pytest.raises(ValueError, match="cache batch 2"):
         pred.step(z[:, 0].repeat(2, 1, 1), a[:, 0].repeat(2, 1), s[:, 0].repeat(2, 1), cache)
+
+
+def test_residual_head_predicts_the_change():
+    """residual=True adds the frame's input to the head: a zero projection copies the input
+    exactly (teacher forcing and KV-cached step), and the cached rollout still matches."""
+    torch.manual_seed(1)
+    p = ACPredictor(dataclasses.replace(CFG, residual=True)).eval()
+    z, a, s = _inputs(B=2, T=3, seed=5)
+    with torch.no_grad():
+        out = p(z, a, s)
+        assert not torch.allclose(out, z, atol=1e-3)  # a trained-like head changes it
+        p.predictor_proj.weight.zero_()
+        p.predictor_proj.bias.zero_()
+        torch.testing.assert_close(p(z, a, s), z)
+        cache = p.new_cache()
+        torch.testing.assert_close(p.step(z[:, 0], a[:, 0], s[:, 0], cache), z[:, 0])
+    plain = ACPredictor(CFG).eval()
+    assert not plain.cfg.residual  # the released layout stays the default

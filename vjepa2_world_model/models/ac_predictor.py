@@ -6,6 +6,9 @@ Linear(enc_dim->D). Every token of frame t attends to all tokens of frames <= t 
 Patches get 3D RoPE at (t, row, col); action/state tokens temporal RoPE at (t, 0, 0).
 Output: ``predictor_norm`` LayerNorm -> ``predictor_proj`` Linear(D->enc_dim) on the patch
 tokens; frame t's output predicts the (layer-normed) encoder features of frame t+1.
+With ``residual=True`` (our option, not in the released model) the head predicts the change:
+output = input features of frame t + projection, so "nothing moves" costs the model nothing
+and small effects (the gripper's fingers) are not drowned by the error of re-drawing the scene.
 
 Two ways to run it:
 - ``forward(z, actions, states)``: teacher forcing over a whole clip.
@@ -44,6 +47,7 @@ class ACPredictorConfig:
     qkv_bias: bool = True
     norm_eps: float = 1e-6
     rope: str = "released"              # "released" | "standard" (see models/rope.py)
+    residual: bool = False              # predict z_{t+1} - z_t (off in the released model)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "grid_size", tuple(int(g) for g in self.grid_size))
@@ -165,9 +169,11 @@ class ACPredictor(nn.Module):
                        self.predictor_embed(z.to(dtype))], 2)
         return x.flatten(1, 2)
 
-    def _head(self, x: Tensor, T: int) -> Tensor:
+    def _head(self, x: Tensor, T: int, z: Tensor) -> Tensor:
+        """Patch tokens -> predicted features of the next frame (z: this frame's input)."""
         x = self.predictor_norm(x).unflatten(1, (T, self.cfg.tokens_per_frame))[:, :, 2:]
-        return self.predictor_proj(x)
+        out = self.predictor_proj(x)
+        return out + z.to(out.dtype) if self.cfg.residual else out
 
     # ------------------------------------------------------------------ API
     def forward(self, z: Tensor, actions: Tensor, states: Tensor) -> Tensor:
@@ -190,7 +196,7 @@ class ACPredictor(nn.Module):
             mask = frame[None, :] <= frame[:, None]  # (L, L) True = may attend
         for blk in self.predictor_blocks:
             x = blk(x, cos, sin, mask)[0]
-        return self._head(x, T)
+        return self._head(x, T, z)
 
     def step(self, z_t: Tensor, a_t: Tensor, s_t: Tensor, cache: KVCache) -> Tensor:
         """One frame: z_t (B,N,E), a_t (B,7), s_t (B,7) -> (B,N,E) prediction of frame t+1.
@@ -222,7 +228,7 @@ class ACPredictor(nn.Module):
             new_layers.append((k, v))
         cache.layers = new_layers
         cache.frames += 1
-        return self._head(x, 1)[:, 0]
+        return self._head(x, 1, z_t[:, None])[:, 0]
 
 
 def build_ac_predictor(name: str, **overrides: object) -> ACPredictor:

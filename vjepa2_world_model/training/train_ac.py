@@ -39,7 +39,10 @@ DEFAULTS: dict[str, Any] = {
         "split_seed": 0,
         "val_clips": 256,
     },
-    "model": {"config": "ac_tiny", "overrides": {}, "pca_init": False},
+    # init_from: start from a trained predictor file (same shapes); zero_proj: zero the
+    # output projection (with overrides.residual=true the start is exactly copy-last)
+    "model": {"config": "ac_tiny", "overrides": {}, "pca_init": False, "init_from": None,
+              "zero_proj": False},
     "optimizer": {"lr": 4.25e-4, "start_lr": 7.5e-5, "final_lr": 0.0, "warmup_steps": 0.05,
                   "decay_steps": 0.1, "weight_decay": 0.04, "betas": [0.9, 0.999]},
     "train": {"steps": 4000, "batch_size": 16, "seed": 0, "tf_weight": 1.0,
@@ -104,6 +107,23 @@ def build_predictor(model_cfg: dict, enc_dim: int | None = None) -> nn.Module:
     if unused is not None:
         unused.requires_grad_(False)  # no optimizer/DDP bookkeeping for it
     return pred
+
+
+@torch.no_grad()
+def init_from_(predictor: nn.Module, path: str | Path) -> None:
+    """Copy the weights of a saved predictor (own format) into ``predictor``; shapes must
+    match (the config may differ in flags such as ``residual``). Names any mismatch."""
+    from vjepa2_world_model.checkpoints import load_model
+
+    src = load_model(path).state_dict()
+    dst = predictor.state_dict()
+    missing = sorted(set(dst) - set(src))
+    extra = sorted(set(src) - set(dst))
+    shapes = sorted(k for k in set(src) & set(dst) if src[k].shape != dst[k].shape)
+    if missing or extra or shapes:
+        raise ValueError(f"init_from {path}: missing keys {missing}, unexpected keys {extra}, "
+                         f"shape mismatch {shapes}")
+    predictor.load_state_dict(src)
 
 
 @torch.no_grad()
@@ -229,6 +249,14 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
         if hist is not None:
             hist.truncate(step)
         log(f"resumed from {ckpt} at step {step}")
+    if step == 0 and cfg["model"].get("init_from"):
+        init_from_(predictor, cfg["model"]["init_from"])
+        log(f"init_from: weights of {cfg['model']['init_from']}")
+    if step == 0 and cfg["model"].get("zero_proj"):
+        with torch.no_grad():
+            predictor.predictor_proj.weight.zero_()
+            predictor.predictor_proj.bias.zero_()
+        log("zero_proj: output projection zeroed")
     if step == 0 and cfg["model"].get("pca_init"):
         g = np.random.default_rng(int(tcfg["seed"]))
         idx = g.choice(len(train_data), min(256, len(train_data)), replace=False)
