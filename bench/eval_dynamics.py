@@ -8,7 +8,10 @@ context as the planner uses it:
 - energy ranking: with the true next frame as the goal, the share of (step, random
   action) pairs where the true action has lower energy than a random action (random xyz
   per-axis uniform in +-max_xyz as the planner samples; rotation and gripper kept as in
-  the true action), and the share of steps where the true action beats all of them.
+  the true action), and the share of steps where the true action beats all of them;
+- the gripper: on steps that only open/close the hand (|dgripper| > 0.5, hand still), the
+  prediction error next to copy-last, and how often the true gripper action gives a lower
+  energy than the same step with the gripper action zeroed (50% = the model ignores it).
 
     vjepa2 bench dynamics --predictor weights/sim_tiny/ac_predictor.safetensors \
         --encoder weights/sim_tiny/encoder.safetensors --episodes data/sim/episodes
@@ -78,9 +81,20 @@ def evaluate_episode(pred: torch.nn.Module, feats: np.ndarray, states: np.ndarra
         e_r = torch.cat(e_r).numpy()
         wins.append(float((e_true[t] < e_r).mean()))
         best.append(float(e_true[t] < e_r.min()))
+    # the gripper action's own effect: the same step with dgripper zeroed
+    a0 = a.clone()
+    a0[:, 6] = 0.0
+    p0 = _ln(pred(z[t1, None], a0[:, None], s[t1, None])[:, -1])
+    err_nogrip = _l1(p0, z[t1 + 1]).numpy()
     return {"err1": err1, "base1": base1, "err2": err2, "base2": base2,
             "win_frac": np.array(wins), "beats_all": np.array(best),
-            "moving": (a[:, :3].norm(dim=-1) > 0.01).numpy()}
+            "moving": (a[:, :3].norm(dim=-1) > 0.01).numpy(),
+            "gripper_only": ((a[:, 6].abs() > 0.5) & (a[:, :3].norm(dim=-1) < 0.005)).numpy(),
+            "err_nogrip": err_nogrip}
+
+
+def _mean(x: np.ndarray, mask: np.ndarray) -> float | None:
+    return float(x[mask].mean()) if mask.any() else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         "err2": float(cat["err2"].mean()), "copy_last_2": float(cat["base2"].mean()),
         "err1_moving": float(cat["err1"][mv].mean()) if mv.any() else None,
         "copy_last_1_moving": float(cat["base1"][mv].mean()) if mv.any() else None,
+        "gripper_only_steps": int(cat["gripper_only"].sum()),
+        "err1_gripper_only": _mean(cat["err1"], cat["gripper_only"]),
+        "copy_last_1_gripper_only": _mean(cat["base1"], cat["gripper_only"]),
+        "true_gripper_beats_zeroed_share": _mean(
+            (cat["err1"] < cat["err_nogrip"]).astype(float), cat["gripper_only"]),
         "true_vs_random_win_rate": float(cat["win_frac"].mean()),
         "true_beats_all_random_share": float(cat["beats_all"].mean()),
         "true_beats_majority_share": float((cat["win_frac"] > 0.5).mean()),
@@ -154,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"true action energy < random action energy: {100 * res['true_vs_random_win_rate']:.1f}%"
           f" of pairs; beats the majority on {100 * res['true_beats_majority_share']:.1f}% of "
           f"steps, all {args.random_actions} on {100 * res['true_beats_all_random_share']:.1f}%")
+    if res["gripper_only_steps"]:
+        print(f"gripper-only steps ({res['gripper_only_steps']}): 1-step L1 model "
+              f"{res['err1_gripper_only']:.4f} vs copy-last {res['copy_last_1_gripper_only']:.4f}; "
+              f"true gripper action beats zeroed on "
+              f"{100 * res['true_gripper_beats_zeroed_share']:.0f}% (50% = ignored)")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))
     return 0
