@@ -148,3 +148,24 @@ def test_init_from_with_residual_zero_proj_starts_at_copy_last(tmp_path, feature
     wider = T.build_predictor(cfg, 16)
     with pytest.raises(ValueError, match="shape mismatch.*predictor_embed.weight"):
         T.init_from_(wider, tmp_path / "src.safetensors")
+
+
+def test_gripper_repeat_lists_gripper_clips_more_often():
+    import numpy as np
+
+    from vjepa2_world_model.data.clips import FeatureClips
+
+    T = 10
+    states = np.zeros((T, 7))
+    states[:, 0] = np.linspace(0.4, 0.5, T)
+    states[6:, 6] = 1.0  # the hand closes between frames 5 and 6
+    eps = {"ep": (np.zeros((T, 4, 16), np.float16), states)}
+    base = FeatureClips(eps, 3)
+    rep = FeatureClips(eps, 3, gripper_repeat=3)
+    assert len(base) == T - 2
+    events = [s for _, s in base.index if s <= 5 < s + 2]  # clips whose actions include t=5
+    assert events == [4, 5]
+    assert len(rep) == len(base) + 2 * len(events)
+    assert rep.index.count((0, 4)) == 3 and rep.index.count((0, 3)) == 1
+    with pytest.raises(ValueError, match="gripper_repeat"):
+        FeatureClips(eps, 3, gripper_repeat=0)

@@ -34,7 +34,9 @@ class FeatureClips:
     """Clips of ``clip_len`` frames from cached features: (z, actions, states)."""
 
     def __init__(self, episodes: dict[str, tuple[np.ndarray, np.ndarray]], clip_len: int,
-                 stride: int = 1) -> None:
+                 stride: int = 1, gripper_repeat: int = 1) -> None:
+        """``gripper_repeat`` > 1 lists clips in which the hand opens or closes
+        (|dgripper| > 0.5) that many times, so the rare gripper events weigh more."""
         if clip_len < 2:
             raise ValueError("clip_len must be >= 2")
         self.names = sorted(episodes)
@@ -45,8 +47,14 @@ class FeatureClips:
             [actions_from_states(episodes[n][1]), np.zeros((1, 7))]).astype(np.float32))
             for n in self.names]
         self.clip_len = clip_len
-        self.index = [(e, s) for e, f in enumerate(self.feats)
-                      for s in range(0, len(f) - clip_len + 1, stride)]
+        if gripper_repeat < 1:
+            raise ValueError("gripper_repeat must be >= 1")
+        self.index = []
+        for e, f in enumerate(self.feats):
+            grip = self.actions[e][:, 6].abs() > 0.5
+            for s in range(0, len(f) - clip_len + 1, stride):
+                event = bool(grip[s:s + clip_len - 1].any())
+                self.index += [(e, s)] * (gripper_repeat if event else 1)
         if not self.index:
             raise ValueError(f"no episode has {clip_len} frames")
 

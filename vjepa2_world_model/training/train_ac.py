@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
         "val_frac": 0.1,
         "split_seed": 0,
         "val_clips": 256,
+        "gripper_repeat": 1,  # list clips where the hand opens/closes this many times
     },
     # init_from: start from a trained predictor file (same shapes); zero_proj: zero the
     # output projection (with overrides.residual=true the start is exactly copy-last)
@@ -223,7 +224,8 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
         eps = load_cache(cache)
         tr, va = split_names(list(eps), cfg["data"]["val_frac"], cfg["data"]["split_seed"])
         d = cfg["data"]
-        train_data = FeatureClips({n: eps[n] for n in tr}, d["clip_len"], d["stride"])
+        train_data = FeatureClips({n: eps[n] for n in tr}, d["clip_len"], d["stride"],
+                                  int(d.get("gripper_repeat") or 1))
         val_data = FeatureClips({n: eps[n] for n in va}, d["clip_len"], 1) if va else None
         log(f"data: {len(tr)} train episodes ({len(train_data)} clips), {len(va)} val "
             f"episodes ({0 if val_data is None else len(val_data)} clips) from {cache}")
