@@ -46,3 +46,20 @@ def test_policy_keeps_targets_in_workspace():
         state = state.copy()
         state[:3] = state[:3] + a[:3]
         assert np.all(state[:3] >= WS_MIN - 1e-9) and np.all(state[:3] <= WS_MAX + 1e-9)
+
+
+def test_grasp_attempts_do_not_always_close_at_the_object():
+    """What follows the descent must vary (wait open / close / lift open): a model trained
+    on episodes where the hand always closes at the object can ignore dgripper."""
+    objects = {"cube": np.array([0.5, 0.0, 0.02]), "cup": np.array([0.45, 0.2, 0.05])}
+    after_descent = set()
+    for seed in range(300):
+        pol = ExplorationPolicy(np.random.default_rng(seed))
+        pol._new_segment(np.zeros(7), objects)
+        kinds = [(k, g) for k, _, g in pol.plan]
+        reaches = [i for i, (k, _) in enumerate(kinds) if k == "reach"]
+        if len(reaches) < 10:
+            continue  # not a grasp attempt
+        nxt = kinds[reaches[9] + 1]  # the item after the 4th descent step
+        after_descent.add(nxt if nxt[0] == "grip" else ("reach", 0.0))
+    assert {("grip", 0.0), ("grip", 1.0), ("reach", 0.0)} <= after_descent

@@ -4,9 +4,10 @@ Steps MuJoCo directly through ``vjepa2_planner_node.sim.direct.DirectSim`` (no R
 libfranka, no real-time pacing). Each episode: reset with randomised object poses, then a
 mix of random end-effector deltas (per-axis up to ~0.075 m, like the planner samples),
 reaches to random points / above objects, grasp attempts (descend, close, lift) and
-releases. One frame + 7-D state per step, stamped at 4 fps, written with the recorder's
-topics. Resumable: finished episodes (``ep_NNNNN/metadata.yaml``) are skipped; partial
-ones (``*.tmp``) are rewritten.
+releases; at the object the hand sometimes waits open or lifts without closing, so the
+gripper action is not predictable from the scene alone. One frame + 7-D state per
+step, stamped at 4 fps, written with the recorder's topics. Resumable: finished episodes
+(``ep_NNNNN/metadata.yaml``) are skipped; partial ones (``*.tmp``) are rewritten.
 """
 
 from __future__ import annotations
@@ -60,7 +61,12 @@ class ExplorationPolicy:
                 self.plan.append(("grip", None, -1.0))
             self.plan += [("reach", hover, 0.0)] * 6
             self.plan += [("reach", low, 0.0)] * 4
-            self.plan.append(("grip", None, 1.0))
+            # The gripper must not be predictable from the scene alone (else a model learns
+            # "at the cube the hand closes" and ignores dgripper): sometimes wait at the
+            # object with the hand open first, sometimes lift without closing.
+            self.plan += [("grip", None, 0.0)] * int(self.rng.choice([0, 0, 1, 2]))
+            if self.rng.random() < 0.8:
+                self.plan.append(("grip", None, 1.0))
             lift = np.array([xy[0], xy[1], self.rng.uniform(0.15, 0.35)])
             self.plan += [("reach", lift, 0.0)] * 3
             if self.rng.random() < 0.5:
@@ -68,6 +74,7 @@ class ExplorationPolicy:
                 carry[2] = max(carry[2], 0.08)
                 self.plan += [("reach", carry, 0.0)] * 3
             if self.rng.random() < 0.7:
+                self.plan += [("grip", None, 0.0)] * int(self.rng.choice([0, 0, 1]))
                 self.plan.append(("grip", None, -1.0))
         else:  # gripper toggle / pause
             self.plan.append(("grip", None, -1.0 if self.grip_closed else 1.0))
