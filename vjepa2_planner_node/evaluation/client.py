@@ -210,7 +210,11 @@ class EvalClient(Node):
         return result, records
 
     def close(self) -> None:
-        self._executor.shutdown()
+        """Stop spinning, wait for the spin thread, then destroy the node: destroying it
+        while the executor still waits on its entities leaves a failed task behind
+        ("exception was never retrieved: cannot use Destroyable") at exit."""
+        self._executor.shutdown(timeout_sec=5.0)
+        self._thread.join(timeout=5.0)
         self.destroy_node()
 
 
