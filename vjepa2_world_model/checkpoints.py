@@ -147,7 +147,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu",
     with safe_open(str(path), framework="pt", device=str(device)) as f:
         for k in f.keys():  # noqa: SIM118
             sd[k] = f.get_tensor(k)
-    _strict_load(model, sd, str(path))
+    strict_load(model, sd, str(path))
     if dtype is not None:
         model = model.to(dtype)
     return model.eval()
@@ -169,8 +169,11 @@ def strip_prefixes(sd: Mapping[str, Tensor], prefixes: tuple[str, ...] = PREFIXE
     return out
 
 
-def _strict_load(model: nn.Module, sd: Mapping[str, Tensor], source: str) -> None:
-    """Load ``sd`` into a (meta or real) model; ValueError naming every bad key."""
+def strict_load(model: nn.Module, sd: Mapping[str, Tensor], source: str,
+                assign: bool = True) -> None:
+    """Load ``sd`` into a (meta or real) model; ValueError naming every bad key.
+
+    ``assign=False`` copies into the existing parameters (keeps optimizer references)."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in sd]
     unexpected = [k for k in sd if k not in expected]
@@ -195,7 +198,7 @@ def _strict_load(model: nn.Module, sd: Mapping[str, Tensor], source: str) -> Non
             lines.append(f"  shape mismatches ({len(shapes)}):")
             lines += [f"    {s}" for s in shapes[:20]]
         raise ValueError("\n".join(lines))
-    model.load_state_dict(dict(sd), strict=True, assign=True)
+    model.load_state_dict(dict(sd), strict=True, assign=assign)
 
 
 def _load_pt(src: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -241,7 +244,7 @@ def load_official_encoder(src: str | Path | Mapping[str, Any],
     ckpt = _load_pt(src)
     sd = strip_prefixes(_entry(ckpt, (key,) if key else ("target_encoder", "encoder"), source))
     model = _build(VisionTransformer, _resolve(config, ENCODER_CONFIGS, "encoder"))
-    _strict_load(model, sd, f"{source} [encoder]")
+    strict_load(model, sd, f"{source} [encoder]")
     return (model.to(dtype) if dtype is not None else model).eval()
 
 
@@ -260,7 +263,7 @@ def load_official_ac(src: str | Path | Mapping[str, Any],
         ckpt, encoder_config, encoder_key or ("encoder" if "encoder" in ckpt else None), dtype)
     sd = strip_prefixes(_entry(ckpt, ("predictor",), source))
     pred = _build(ACPredictor, _resolve(predictor_config, AC_CONFIGS, "AC predictor"))
-    _strict_load(pred, sd, f"{source} [predictor]")
+    strict_load(pred, sd, f"{source} [predictor]")
     return enc, (pred.to(dtype) if dtype is not None else pred).eval()
 
 

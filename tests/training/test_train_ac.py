@@ -146,7 +146,7 @@ def test_init_from_with_residual_zero_proj_starts_at_copy_last(tmp_path, feature
         torch.testing.assert_close(s["model"].eval()(z_ln, a, st), z_ln, atol=1e-4, rtol=0)
     cfg["overrides"]["dim"] = 16
     wider = T.build_predictor(cfg, 16)
-    with pytest.raises(ValueError, match="shape mismatch.*predictor_embed.weight"):
+    with pytest.raises(ValueError, match="(?s)init_from .*shape mismatch.*predictor_embed.weight"):
         T.init_from_(wider, tmp_path / "src.safetensors")
 
 

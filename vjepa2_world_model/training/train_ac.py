@@ -114,17 +114,9 @@ def build_predictor(model_cfg: dict, enc_dim: int | None = None) -> nn.Module:
 def init_from_(predictor: nn.Module, path: str | Path) -> None:
     """Copy the weights of a saved predictor (own format) into ``predictor``; shapes must
     match (the config may differ in flags such as ``residual``). Names any mismatch."""
-    from vjepa2_world_model.checkpoints import load_model
+    from vjepa2_world_model.checkpoints import load_model, strict_load
 
-    src = load_model(path).state_dict()
-    dst = predictor.state_dict()
-    missing = sorted(set(dst) - set(src))
-    extra = sorted(set(src) - set(dst))
-    shapes = sorted(k for k in set(src) & set(dst) if src[k].shape != dst[k].shape)
-    if missing or extra or shapes:
-        raise ValueError(f"init_from {path}: missing keys {missing}, unexpected keys {extra}, "
-                         f"shape mismatch {shapes}")
-    predictor.load_state_dict(src)
+    strict_load(predictor, load_model(path).state_dict(), f"init_from {path}", assign=False)
 
 
 @torch.no_grad()
