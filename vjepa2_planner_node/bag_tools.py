@@ -66,7 +66,7 @@ def record(
     topics: list[str],
     duration: float | None = None,
     stop: threading.Event | None = None,
-    discovery_s: float = 2.0,
+    discovery_s: float = 5.0,
 ) -> dict[str, int]:
     """Record ``topics`` into a new MCAP bag at ``out``; returns message counts per topic."""
     ensure_ros_env()
@@ -88,9 +88,11 @@ def record(
     pending = list(topics)
     ex = SingleThreadedExecutor()
     ex.add_node(node)
-    t_end = None if duration is None else time.monotonic() + duration
-    t_disc = time.monotonic() + discovery_s
-
+    # --duration counts from when every requested topic is subscribed (graph discovery
+    # can take seconds on a loaded machine); topics still missing after discovery_s stop
+    # the wait and the clock starts with what was found.
+    t_start = time.monotonic()
+    t_end: float | None = None
     def subscribe_available() -> None:
         graph = dict(node.get_topic_names_and_types())
         for topic in list(pending):
@@ -117,8 +119,15 @@ def record(
 
     try:
         while not stop.is_set() and (t_end is None or time.monotonic() < t_end):
-            if pending and time.monotonic() < t_disc + (duration or 1e9):
+            now = time.monotonic()
+            if pending:
                 subscribe_available()
+            if t_end is None and duration is not None and (
+                    not pending or now > t_start + discovery_s):
+                if pending:
+                    node.get_logger().warning(f"not published yet: {pending}; recording "
+                                              "them if they appear")
+                t_end = now + duration
             ex.spin_once(timeout_sec=0.05)
     finally:
         with lock:
@@ -134,7 +143,9 @@ def record_main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="vjepa2 record", description="record topics to MCAP")
     ap.add_argument("-o", "--output", default=time.strftime("bags/vjepa2_%Y%m%d_%H%M%S"))
     ap.add_argument("--topics", nargs="+", default=DEFAULT_TOPICS)
-    ap.add_argument("--duration", type=float, default=None, help="seconds (default: Ctrl-C)")
+    ap.add_argument("--duration", type=float, default=None,
+                    help="seconds to record, counted from when the topics are subscribed "
+                    "(default: until Ctrl-C)")
     ns = ap.parse_args(argv)
     Path(ns.output).parent.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()

@@ -99,9 +99,9 @@ class WorldModelNode(Node):
         for topic, typ, param in self._typed_topics:
             problem = topic_type_problem(self, topic, typ)
             if problem:
-                self.fatal = str(ParamError(param, problem))
-                self.get_logger().fatal(self.fatal)
-                rclpy.try_shutdown()
+                self.get_logger().fatal(str(ParamError(param, problem)))
+                self.fatal = f"{self.get_name()}: {ParamError(param, problem)}"
+                self._type_timer.cancel()  # run_nodes stops the executor on .fatal
                 return
         if time.monotonic() - self._started > 15.0:
             self._type_timer.cancel()
@@ -188,17 +188,23 @@ class WorldModelNode(Node):
 
 
 def run_nodes(nodes: list[Node]) -> None:
-    """Spin nodes in one MultiThreadedExecutor until shutdown / Ctrl-C."""
+    """Spin nodes in one MultiThreadedExecutor until shutdown, Ctrl-C or a node's ``fatal``.
+
+    A fatal startup error found late (a wrong-typed topic discovered after start) stops
+    the loop here rather than shutting the context down under running callbacks, which
+    made other callbacks raise and the process exit 1 instead of 2."""
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
     ex = MultiThreadedExecutor(num_threads=4)
     for n in nodes:
         ex.add_node(n)
     try:
-        ex.spin()
+        while rclpy.ok() and not any(getattr(n, "fatal", None) for n in nodes):
+            ex.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        ex.shutdown(timeout_sec=5.0)
         for n in nodes:
             n.destroy_node()
         if rclpy.ok():
@@ -219,10 +225,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def exit_code(nodes: list[Node]) -> int:
-    """2 (and the message on stderr) if a node stopped on a startup parameter error."""
+    """2 (and the message on stderr) if a node stopped on a startup parameter error.
+
+    Called after the nodes are destroyed: ``fatal`` already names the node."""
     for n in nodes:
         if getattr(n, "fatal", None):
-            print(f"{n.get_name()}: {n.fatal}", file=sys.stderr)
+            print(n.fatal, file=sys.stderr)
             return 2
     return 0
 
