@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from nodes.rosproc import stop
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,19 +43,10 @@ def start_module(module: str, params: dict[str, Any], log_path: Path,
                             preexec_fn=lambda: _raise_priority(nice))
 
 
-def stop_process(proc: subprocess.Popen | None, sig: int = signal.SIGINT) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-    try:  # nothing it started (its process group) may outlive it
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """Ctrl-C ``proc`` (then kill it and its process group): the node tests' ``stop``."""
+    if proc is not None:
+        stop([proc])
 
 
 def wait_for(pred: Any, timeout: float, period: float = 0.05) -> bool:

@@ -169,3 +169,26 @@ def test_gripper_repeat_lists_gripper_clips_more_often():
     assert rep.index.count((0, 4)) == 3 and rep.index.count((0, 3)) == 1
     with pytest.raises(ValueError, match="gripper_repeat"):
         FeatureClips(eps, 3, gripper_repeat=0)
+
+
+def test_change_weight_emphasises_tokens_that_change():
+    torch.manual_seed(0)
+    loss = T.ACLoss(torch.nn.Identity(), change_weight=4.0)
+    plain = T.ACLoss(torch.nn.Identity())
+    before = torch.zeros(2, 8, 16)
+    target = torch.zeros(2, 8, 16)
+    target[:, 3] = 1.0  # only token 3 changes between the frames
+    err_moving = target.clone()
+    err_moving[:, 3] += 0.5
+    err_still = target.clone()
+    err_still[:, 5] += 0.5
+    # the same error costs more on the changing token than on a still one
+    assert loss._l1(err_moving, target, before) > 2 * loss._l1(err_still, target, before)
+    # without the option both cost the plain mean L1
+    assert plain._l1(err_moving, target, before) == plain._l1(err_still, target, before)
+    assert torch.isclose(plain._l1(err_moving, target, before), torch.tensor(0.5 / 8))
+    # weights average to 1: a uniform error costs the same with and without the option
+    uniform = target + 0.25
+    assert torch.isclose(loss._l1(uniform, target, before), plain._l1(uniform, target, before))
+    with pytest.raises(ValueError, match="change_weight"):
+        T.ACLoss(torch.nn.Identity(), change_weight=-1.0)

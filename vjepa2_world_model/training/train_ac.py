@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
                   "decay_steps": 0.1, "weight_decay": 0.04, "betas": [0.9, 0.999]},
     "train": {"steps": 4000, "batch_size": 16, "seed": 0, "tf_weight": 1.0,
               "rollout_weight": 1.0, "rollout_steps": 2, "grad_clip": 1.0,
+              "change_weight": 0.0,
               "log_every": 10, "eval_every": 250, "ckpt_every": 100, "max_minutes": 0,
               "resume": True, "progress": True},
     "export": {"path": "weights/sim_tiny/ac_predictor.safetensors"},
@@ -62,18 +63,35 @@ class ACLoss(nn.Module):
     """Wraps the predictor; forward returns (total, teacher-forcing, rollout) losses."""
 
     def __init__(self, predictor: nn.Module, rollout_steps: int = 2, tf_weight: float = 1.0,
-                 rollout_weight: float = 1.0) -> None:
+                 rollout_weight: float = 1.0, change_weight: float = 0.0) -> None:
         super().__init__()
+        if change_weight < 0:
+            raise ValueError(f"change_weight must be >= 0, got {change_weight}")
         self.predictor = predictor
         self.rollout_steps = rollout_steps
         self.tf_weight = tf_weight
         self.rollout_weight = rollout_weight
+        self.change_weight = change_weight
+
+    def _l1(self, pred: Tensor, target: Tensor, before: Tensor) -> Tensor:
+        """Mean L1; with ``change_weight`` > 0, tokens whose target changed from ``before``
+        weigh more (1 + cw * change / mean change, renormalised to mean 1 per example).
+
+        Off (0) by default, which is the paper's plain L1. The option exists because
+        small moving parts (fingers, a lifted cube) are a small share of the tokens."""
+        err = (pred - target).abs().mean(-1)  # (..., N)
+        if self.change_weight == 0:
+            return err.mean()
+        change = (target - before).abs().mean(-1).detach()
+        w = 1.0 + self.change_weight * change / change.mean(-1, keepdim=True).clamp_min(1e-6)
+        w = w / w.mean(-1, keepdim=True)
+        return (w * err).mean()
 
     def forward(self, z: Tensor, actions: Tensor, states: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         z = layer_norm(z)
         T = z.shape[1]
         pred = self.predictor(z[:, :-1], actions[:, :-1], states[:, :-1])
-        tf = (layer_norm(pred) - z[:, 1:]).abs().mean()
+        tf = self._l1(layer_norm(pred), z[:, 1:], z[:, :-1])
         k_max = min(self.rollout_steps, T - 1)
         roll = z.new_zeros(())
         if k_max > 0 and self.rollout_weight > 0:
@@ -84,7 +102,7 @@ class ACLoss(nn.Module):
             for k in range(1, k_max):
                 out = layer_norm(self.predictor(ctx, actions[:, :k + 1], states[:, :k + 1])[:, -1])
                 ctx = torch.cat([ctx, out[:, None]], dim=1)
-            roll = (out - z[:, k_max]).abs().mean()
+            roll = self._l1(out, z[:, k_max], z[:, 0])
         total = self.tf_weight * tf + self.rollout_weight * roll
         return total, tf.detach(), roll.detach()
 
@@ -225,7 +243,7 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
     enc_dim = int(train_data.get(np.array([0]))[0].shape[-1])
     predictor = build_predictor(cfg["model"], enc_dim)
     loss_mod = ACLoss(predictor, int(tcfg["rollout_steps"]), float(tcfg["tf_weight"]),
-                      float(tcfg["rollout_weight"]))
+                      float(tcfg["rollout_weight"]), float(tcfg.get("change_weight", 0.0)))
     opt = C.make_optimizer(loss_mod, ocfg)
     total_steps = int(tcfg["steps"])
     sched = C.schedule_from_cfg(ocfg, total_steps)
