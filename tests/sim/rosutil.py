@@ -142,7 +142,9 @@ class RosClient:
         assert wait_for(res.done, 60.0), "no result"
         return res.result().result
 
-    def call_trigger(self, name: str, timeout: float = 10.0) -> Any:
+    def call_trigger(self, name: str, timeout: float = 10.0, attempts: int = 1) -> Any:
+        """Call a Trigger service; ``attempts`` > 1 re-sends a request that got no answer
+        (right after a server restart the first request can go to no matched server)."""
         from std_srvs.srv import Trigger
 
         clients = self.__dict__.setdefault("_trigger_clients", {})
@@ -150,9 +152,12 @@ class RosClient:
             clients[name] = self.node.create_client(Trigger, name)
         cli = clients[name]
         assert cli.wait_for_service(timeout_sec=timeout), f"no service {name}"
-        fut = cli.call_async(Trigger.Request())
-        assert wait_for(fut.done, timeout)
-        return fut.result()
+        for _ in range(attempts):
+            fut = cli.call_async(Trigger.Request())
+            if wait_for(fut.done, timeout):
+                return fut.result()
+            cli.remove_pending_request(fut)
+        raise AssertionError(f"no answer from {name} to {attempts} request(s)")
 
     def close(self) -> None:
         self.executor.shutdown()

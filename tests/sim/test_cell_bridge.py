@@ -154,7 +154,8 @@ def test_stop_service_and_cancel_halt_motion(cell: Cell) -> None:
     assert wait_for(lambda: cell.node.status.startswith("ok")
                     and cell.node.state_time > t_start, 60.0), "slow bridge did not come up"
     # discover the stop service first, so the call below reaches the bridge mid-motion
-    assert "not moving" in cell.node.call_trigger("/franka/stop").message
+    assert "not moving" in cell.node.call_trigger("/franka/stop", timeout=3.0,
+                                                   attempts=10).message
     s0 = cell.node.fresh_state()
     handle = cell.node.send([0.0, 0.0, 0.3, 0, 0, 0, 0], wait=False)
     assert wait_for(lambda: cell.node.fresh_state()[2] > s0[2] + 0.005, 20.0)  # moving
