@@ -93,6 +93,7 @@ def record(
     # the wait and the clock starts with what was found.
     t_start = time.monotonic()
     t_end: float | None = None
+
     def subscribe_available() -> None:
         graph = dict(node.get_topic_names_and_types())
         for topic in list(pending):

@@ -191,8 +191,8 @@ def run_nodes(nodes: list[Node]) -> None:
     """Spin nodes in one MultiThreadedExecutor until shutdown, Ctrl-C or a node's ``fatal``.
 
     A fatal startup error found late (a wrong-typed topic discovered after start) stops
-    the loop here rather than shutting the context down under running callbacks, which
-    made other callbacks raise and the process exit 1 instead of 2."""
+    the loop here, so the context is never shut down under running callbacks; the
+    executor is shut down before the nodes are destroyed."""
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
     ex = MultiThreadedExecutor(num_threads=4)
