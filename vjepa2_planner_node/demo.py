@@ -120,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\n[demo] outcome: " + ("cube placed at the goal" if ep.success else
               "cube not placed") + f" (cube {final_err:.1f} cm from the place point, was "
               f"{start_err:.1f} cm; planner: {result.message})")
+        if not ep.success and Path(ns.checkpoint) == Path("weights/sim_tiny"):
+            print("[demo] expected with the shipped tiny model: it does not predict what "
+                  "the gripper does, so it does not close the hand on the cube (README.md, "
+                  "'What limits grasping')")
         print(f"[demo] plots: {', '.join(str(p) for p in plots)}")
         print(f"[demo] bag: {bag}")
         return 0
