@@ -116,10 +116,12 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\ntwo-step grasp-and-lift (horizon 2) with the open hand around the cube: goal = "
           "the real frame after [close, lift 7 cm]; predicted energy of [close, lift] vs "
-          "[stay open, lift] (real frames' energy in brackets)")
+          "[stay open, lift] (real frames' energy in brackets). 'close' is dgripper +1 "
+          "(state 1 = closed on nothing) and, second, the change to the gripper state the "
+          "hand really reaches on the cube (~0.5), as in the training data")
     lift = np.array([0.0, 0.0, 0.07, 0.0, 0.0, 0.0, 0.0])
     plans = {"close+lift": [np.eye(7)[6], lift], "open+lift": [np.zeros(7), lift]}
-    right2, real_gaps, margins = [], [], []
+    right2, real_gaps, margins, right_h, margins_h = [], [], [], [], []
     for t in range(args.trials):
         real: dict[str, torch.Tensor] = {}
         lifted_cube = False
@@ -132,23 +134,31 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "close+lift":
                     f0 = feats()
                     s0 = torch.tensor(sim.ee_state7(), dtype=torch.float32)
-                for a in seq:
+                for i, a in enumerate(seq):
                     sim.move_ee_delta(a)
+                    if name == "close+lift" and i == 0:
+                        g_held = float(sim.ee_state7()[6])
                 real[name] = layer_norm(feats())
             if name == "close+lift":
                 lifted_cube = bool(sim.object_poses()["cube"][2] - cube[2] > 0.04)
+        close_held = np.zeros(7)
+        close_held[6] = g_held - float(s0[6])
         with torch.no_grad():
-            acts = torch.tensor(np.stack([np.stack(v) for v in plans.values()]),
-                                dtype=torch.float32)
+            seqs = [*plans.values(), [close_held, lift]]
+            acts = torch.tensor(np.stack([np.stack(v) for v in seqs]), dtype=torch.float32)
             e = energy(rollout.rollout(f0, s0, acts), real["close+lift"]).numpy()
             real_gap = float(energy(real["open+lift"][None], real["close+lift"]).item())
         right2.append(bool(e[0] < e[1]))
         margins.append(float(e[1] - e[0]))
+        right_h.append(bool(e[2] < e[1]))
+        margins_h.append(float(e[1] - e[2]))
         real_gaps.append(real_gap)
         print(f"trial {t}: cube lifted by [close, lift] {lifted_cube}; predicted "
-              f"E(close+lift) {e[0]:.4f} E(open+lift) {e[1]:.4f} [real open+lift {real_gap:.4f}]")
+              f"E(close+lift) {e[0]:.4f} E(close to {g_held:.2f}+lift) {e[2]:.4f} "
+              f"E(open+lift) {e[1]:.4f} [real open+lift {real_gap:.4f}]")
     print(f"two-step: [close, lift] predicted closer in {np.mean(right2):.0%} of {len(right2)} "
-          f"(chance 50%), by a median {np.median(margins):.4f}; the real frames differ by "
+          f"(chance 50%), by a median {np.median(margins):.4f}; closing to the held state: "
+          f"{np.mean(right_h):.0%}, by {np.median(margins_h):.4f}; the real frames differ by "
           f"{np.median(real_gaps):.4f}")
     return 0
 
