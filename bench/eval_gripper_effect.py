@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.scripted_moves import drive_to, hand_around_cube
+
 GRIPPER_DELTAS = (0.0, -0.25, -0.5, -1.0, 0.5)
 
 
@@ -46,19 +48,6 @@ def main(argv: list[str] | None = None) -> int:
     sim = DirectSim()
     rng = np.random.default_rng(args.seed)
 
-    def go(target: np.ndarray, dgripper: float = 0.0) -> None:
-        for _ in range(10):
-            d = target - sim.ee_state7()[:3]
-            if np.linalg.norm(d) < 0.004:
-                break
-            a = np.zeros(7)
-            a[:3] = np.clip(d, -0.07, 0.07)
-            sim.move_ee_delta(a)
-        if dgripper:
-            a = np.zeros(7)
-            a[6] = dgripper
-            sim.move_ee_delta(a)
-
     def feats() -> torch.Tensor:
         return enc.encode_images(torch.from_numpy(sim.render(256, 256))[None])[0]
 
@@ -66,15 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"predicted energy for dgripper = {GRIPPER_DELTAS} (cube held, hand 0-6 cm from "
           "the goal pose)")
     for t in range(args.trials):
-        sim.reset(seed=args.seed + t)
-        cube = sim.object_poses()["cube"][:3]
-        go(np.array([cube[0], cube[1], 0.12]))
-        go(np.array([cube[0], cube[1], 0.022]), dgripper=1.0)
+        _, grasp = hand_around_cube(sim, args.seed + t)
+        drive_to(sim, grasp, dgripper=1.0)
         goal = np.array([0.45, 0.0, 0.2]) + rng.uniform(-0.1, 0.1, 3) * [1, 1, 0.5]
-        go(goal)
+        drive_to(sim, goal)
         with torch.no_grad():
             z_goal = layer_norm(feats())
-            go(goal + rng.uniform(-0.06, 0.06, 3))
+            drive_to(sim, goal + rng.uniform(-0.06, 0.06, 3))
             held = bool(sim.object_poses()["cube"][2] > 0.05)
             acts = torch.zeros(len(GRIPPER_DELTAS), 1, 7)
             acts[:, 0, 6] = torch.tensor(GRIPPER_DELTAS)
@@ -90,16 +77,12 @@ def main(argv: list[str] | None = None) -> int:
           "encoded open/closed frames' gap in brackets)")
     right, gaps = [], []
     for t in range(args.trials):
-        sim.reset(seed=args.seed + 1000 + t)
-        cube = sim.object_poses()["cube"][:3]
-        grasp = np.array([cube[0], cube[1], 0.022])
-        go(np.array([cube[0], cube[1], 0.12]))
-        go(grasp)
+        _, grasp = hand_around_cube(sim, args.seed + 1000 + t)
         with torch.no_grad():
             z_open = layer_norm(feats())
-            go(grasp, dgripper=1.0)
+            drive_to(sim, grasp, dgripper=1.0)
             z_closed = layer_norm(feats())
-            go(grasp, dgripper=-1.0)
+            drive_to(sim, grasp, dgripper=-1.0)
             f = feats()
             state = torch.tensor(sim.ee_state7(), dtype=torch.float32)
             acts = torch.zeros(2, 1, 7)
@@ -126,10 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         real: dict[str, torch.Tensor] = {}
         lifted_cube = False
         for name, seq in plans.items():  # same seed, same scripted approach: same start
-            sim.reset(seed=args.seed + 2000 + t)
-            cube = sim.object_poses()["cube"][:3]
-            go(np.array([cube[0], cube[1], 0.12]))
-            go(np.array([cube[0], cube[1], 0.022]))
+            cube, _ = hand_around_cube(sim, args.seed + 2000 + t)
             with torch.no_grad():
                 if name == "close+lift":
                     f0 = feats()

@@ -22,18 +22,10 @@ import numpy as np
 import torch
 import yaml
 
+from bench.scripted_moves import drive_to
+
 TARGET_LO = np.array([0.35, -0.2, 0.12])
 TARGET_HI = np.array([0.65, 0.2, 0.40])
-
-
-def _drive_to(sim, target: np.ndarray, max_step: float = 0.075, iters: int = 12) -> None:
-    for _ in range(iters):
-        d = target - sim.ee_state7()[:3]
-        if np.linalg.norm(d) < 0.005:
-            break
-        a = np.zeros(7)
-        a[:3] = np.clip(d, -max_step, max_step)
-        sim.move_ee_delta(a)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         seed = args.seed + trial
         target = rng.uniform(TARGET_LO, TARGET_HI)
         sim.reset(seed=seed)
-        _drive_to(sim, target)
+        drive_to(sim, target, max_step=0.075, iters=12, tol=0.005)
         goal_pos = sim.ee_state7()[:3].copy()
         z_goal = feats(sim.render(size, size))
         sim.reset(seed=seed)

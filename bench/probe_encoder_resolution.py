@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.scripted_moves import drive_to, hand_around_cube
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.probe_encoder_resolution",
@@ -41,32 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     enc, _ = load_encoder_and_predictor(Path(args.weights), "cpu")
     sim = DirectSim()
 
-    def go(target: np.ndarray, dgripper: float = 0.0) -> None:
-        for _ in range(10):
-            d = target - sim.ee_state7()[:3]
-            if np.linalg.norm(d) < 0.003:
-                break
-            a = np.zeros(7)
-            a[:3] = np.clip(d, -0.07, 0.07)
-            sim.move_ee_delta(a)
-        if dgripper:
-            a = np.zeros(7)
-            a[6] = dgripper
-            sim.move_ee_delta(a)
-
     frames: list[dict[str, np.ndarray]] = []
     for t in range(args.trials):
-        sim.reset(seed=args.seed + t)
-        cube = sim.object_poses()["cube"][:3]
-        grasp = np.array([cube[0], cube[1], 0.022])
-        go(np.array([cube[0], cube[1], 0.12]))
-        go(grasp)
+        _, grasp = hand_around_cube(sim, args.seed + t, tol=0.003)
         shot = {"open": sim.render(args.render, args.render)}
-        go(grasp, dgripper=1.0)
+        drive_to(sim, grasp, dgripper=1.0, tol=0.003)
         shot["closed"] = sim.render(args.render, args.render)
-        go(grasp, dgripper=-1.0)
+        drive_to(sim, grasp, dgripper=-1.0, tol=0.003)
         for cm in (1, 2):
-            go(grasp + np.array([0.0, 0.01 * cm, 0.0]))
+            drive_to(sim, grasp + np.array([0.0, 0.01 * cm, 0.0]), tol=0.003)
             shot[f"move {cm} cm"] = sim.render(args.render, args.render)
         frames.append(shot)
 

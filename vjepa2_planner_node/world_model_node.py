@@ -99,8 +99,9 @@ class WorldModelNode(Node):
         for topic, typ, param in self._typed_topics:
             problem = topic_type_problem(self, topic, typ)
             if problem:
-                self.get_logger().fatal(str(ParamError(param, problem)))
-                self.fatal = f"{self.get_name()}: {ParamError(param, problem)}"
+                err = ParamError(param, problem)
+                self.get_logger().fatal(str(err))
+                self.fatal = f"{self.get_name()}: {err}"
                 self._type_timer.cancel()  # run_nodes stops the executor on .fatal
                 return
         if time.monotonic() - self._started > 15.0:
