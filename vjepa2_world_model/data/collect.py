@@ -28,7 +28,13 @@ HOVER_Z = 0.12
 
 
 class ExplorationPolicy:
-    """Random but purposeful EE deltas: random walks, reaches, grasps, releases."""
+    """Random but purposeful EE deltas: random walks, reaches, grasps, releases.
+
+    The gripper is decorrelated from the scene on purpose (else a model learns "at the
+    cube the hand closes" and ignores the gripper action): it closes in the air, at the
+    object, beside it (near misses), waits open at the object, lifts without closing,
+    releases in the air and re-grasps.
+    """
 
     def __init__(self, rng: np.random.Generator, max_step: float = 0.075) -> None:
         self.rng = rng
@@ -41,43 +47,59 @@ class ExplorationPolicy:
         d += self.rng.normal(0, 0.006, 3)
         return d
 
+    def _grip(self, value: float, waits: int = 0) -> None:
+        self.plan += [("grip", None, 0.0)] * waits
+        self.plan.append(("grip", None, value))
+
+    def _grasp_attempt(self, xy: np.ndarray, name: str) -> None:
+        rng = self.rng
+        kind = rng.choice(["grasp", "near_miss", "no_close", "regrasp"], p=[0.5, 0.2, 0.15, 0.15])
+        if kind == "near_miss":  # close beside the object: looks like a grasp, holds nothing
+            xy = xy + rng.choice([-1.0, 1.0], 2) * rng.uniform(0.015, 0.04, 2)
+        hover = np.array([xy[0], xy[1], HOVER_Z + rng.uniform(-0.03, 0.05)])
+        low = np.array([xy[0], xy[1], GRASP_Z + (0.04 if name == "cup" else 0.0)
+                        + rng.uniform(0.0, 0.01)])
+        if self.grip_closed:
+            self._grip(-1.0)
+        self.plan += [("reach", hover, 0.0)] * 6
+        self.plan += [("reach", low, 0.0)] * 4
+        waits = int(rng.choice([0, 0, 1, 2]))
+        if kind == "no_close":
+            self.plan += [("grip", None, 0.0)] * (waits + 1)
+        else:
+            self._grip(1.0, waits)
+        if kind == "regrasp":  # open at the object, close again
+            self._grip(-1.0, int(rng.choice([0, 1])))
+            self._grip(1.0, int(rng.choice([0, 1])))
+        lift = np.array([xy[0], xy[1], rng.uniform(0.08, 0.35)])
+        self.plan += [("reach", lift, 0.0)] * 3
+        if rng.random() < 0.5:  # carry
+            carry = rng.uniform(WS_MIN, WS_MAX)
+            carry[2] = max(carry[2], 0.08)
+            self.plan += [("reach", carry, 0.0)] * 3
+        if rng.random() < 0.3:  # put it down again before releasing
+            self.plan += [("lower", None, 0.0)] * 3
+        if rng.random() < 0.75:
+            self._grip(-1.0, int(rng.choice([0, 0, 1])))
+
     def _new_segment(self, state: np.ndarray, objects: dict[str, np.ndarray]) -> None:
         r = self.rng.random()
         names = list(objects)
-        if r < 0.35:  # random walk
-            n = int(self.rng.integers(3, 9))
-            for _ in range(n):
+        if r < 0.25:  # random walk
+            for _ in range(int(self.rng.integers(3, 9))):
                 self.plan.append(("random", None, 0.0))
-        elif r < 0.55:  # reach a random point
+        elif r < 0.4:  # reach a random point
             tgt = self.rng.uniform(WS_MIN, WS_MAX)
             self.plan += [("reach", tgt, 0.0)] * int(self.rng.integers(3, 8))
-        elif r < 0.9 and names:  # grasp attempt on an object
+        elif r < 0.8 and names:  # grasp attempt on an object
             pick = 0 if self.rng.random() < 0.7 else int(self.rng.integers(len(names)))
             name = names[pick]
-            xy = objects[name][:2] + self.rng.normal(0, 0.01, 2)
-            hover = np.array([xy[0], xy[1], HOVER_Z + self.rng.uniform(-0.03, 0.05)])
-            low = np.array([xy[0], xy[1], GRASP_Z + (0.04 if name == "cup" else 0.0)])
-            if self.grip_closed:
-                self.plan.append(("grip", None, -1.0))
-            self.plan += [("reach", hover, 0.0)] * 6
-            self.plan += [("reach", low, 0.0)] * 4
-            # The gripper must not be predictable from the scene alone (else a model learns
-            # "at the cube the hand closes" and ignores dgripper): sometimes wait at the
-            # object with the hand open first, sometimes lift without closing.
-            self.plan += [("grip", None, 0.0)] * int(self.rng.choice([0, 0, 1, 2]))
-            if self.rng.random() < 0.8:
-                self.plan.append(("grip", None, 1.0))
-            lift = np.array([xy[0], xy[1], self.rng.uniform(0.15, 0.35)])
-            self.plan += [("reach", lift, 0.0)] * 3
-            if self.rng.random() < 0.5:
-                carry = self.rng.uniform(WS_MIN, WS_MAX)
-                carry[2] = max(carry[2], 0.08)
-                self.plan += [("reach", carry, 0.0)] * 3
-            if self.rng.random() < 0.7:
-                self.plan += [("grip", None, 0.0)] * int(self.rng.choice([0, 0, 1]))
-                self.plan.append(("grip", None, -1.0))
-        else:  # gripper toggle / pause
-            self.plan.append(("grip", None, -1.0 if self.grip_closed else 1.0))
+            self._grasp_attempt(objects[name][:2] + self.rng.normal(0, 0.008, 2), name)
+        else:  # gripper toggle(s) wherever the hand is (in the air, usually)
+            closed = self.grip_closed
+            for _ in range(int(self.rng.integers(1, 3))):
+                self._grip(-1.0 if closed else 1.0, int(self.rng.choice([0, 1])))
+                closed = not closed
 
     def act(self, state: np.ndarray, objects: dict[str, np.ndarray]) -> np.ndarray:
         """Next commanded 7-D action (rotation 0, gripper +-1 or 0)."""
@@ -89,7 +111,7 @@ class ExplorationPolicy:
         if kind == "random":
             scale = self.rng.choice([0.02, 0.05, self.max_step])
             a[:3] = self.rng.uniform(-scale, scale, 3)
-            if self.rng.random() < 0.08:
+            if self.rng.random() < 0.15:
                 a[6] = -1.0 if self.grip_closed else 1.0
         elif kind == "reach":
             step = self.rng.uniform(0.04, self.max_step)
@@ -98,6 +120,9 @@ class ExplorationPolicy:
             if np.linalg.norm(target - pos) < 0.01:
                 while self.plan and self.plan[0][0] == "reach" and self.plan[0][1] is target:
                     self.plan.pop(0)
+        elif kind == "lower":  # straight down toward the table (stops at the workspace floor)
+            a[:3] = self.rng.normal(0, 0.004, 3)
+            a[2] = -self.rng.uniform(0.04, self.max_step)
         else:
             a[6] = grip
             a[:3] = self.rng.normal(0, 0.003, 3)
@@ -147,9 +172,10 @@ def collect_episode(sim: object, path: Path, seed: int, steps: int, size: int,
 
 def _worker(args: argparse.Namespace, indices: list[int], wid: int) -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
+    from vjepa2_planner_node.sim.config import load_config
     from vjepa2_planner_node.sim.direct import DirectSim
 
-    sim = DirectSim()
+    sim = DirectSim(load_config(args.sim_config))
     out = Path(args.out)
     log = open(out / f"collect_worker{wid}.log", "a")  # noqa: SIM115
     for i in indices:
@@ -178,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--start", type=int, default=0, help="first episode index")
+    ap.add_argument("--sim-config", default=None,
+                    help="cell config YAML (camera framing etc.); default config/sim_cell.yaml")
     args = ap.parse_args(argv)
     if args.episodes < 1 or args.steps < 1 or args.size < 16:
         raise ValueError("episodes, steps must be >= 1 and size >= 16")
