@@ -48,10 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--success-m", type=float, default=0.04)
     ap.add_argument("--seed", type=int, default=5000)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sim-config", default=None,
+                    help="cell config YAML (camera framing); default config/sim_cell.yaml")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
     torch.set_num_threads(args.threads)
+    from vjepa2_planner_node.sim.config import load_config
     from vjepa2_planner_node.sim.direct import DirectSim
     from vjepa2_world_model.checkpoints import load_model
     from vjepa2_world_model.planning.presets import get_preset
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         ov[key.strip()] = yaml.safe_load(val)
     cfg = get_preset(args.preset, **ov)
     planner = RecedingHorizonPlanner(make_rollout(pred, cfg.rollout), cfg)
-    sim = DirectSim()
+    sim = DirectSim(load_config(args.sim_config))
     size = int(sim.cfg["cameras"]["ext_cam"].get("width", 256))
     rng = np.random.default_rng(args.seed)
 

@@ -33,15 +33,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=6)
     ap.add_argument("--seed", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sim-config", default=None,
+                    help="cell config YAML (camera framing); default config/sim_cell.yaml")
     args = ap.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
     torch.set_num_threads(args.threads)
+    from vjepa2_planner_node.sim.config import load_config
     from vjepa2_planner_node.sim.direct import DirectSim
     from vjepa2_planner_node.world_model_core import load_encoder_and_predictor
     from vjepa2_world_model.planning import energy, layer_norm
 
     enc, _ = load_encoder_and_predictor(Path(args.weights), "cpu")
-    sim = DirectSim()
+    sim = DirectSim(load_config(args.sim_config))
 
     frames: list[dict[str, np.ndarray]] = []
     for t in range(args.trials):

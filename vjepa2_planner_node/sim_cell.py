@@ -19,10 +19,11 @@ when >= 0, advancing); ``/sim/place_objects`` (Trigger): place from the paramete
 random).  Set them with the parameter services, then call.
 
 Parameters: config ("" = config/sim_cell.yaml), hostname (127.0.0.1), realtime (1.0),
-camera (ext_cam), camera_topic, camera_info_topic, camera_rate (10.0), width/height (256),
-camera_frame (ext_cam), base_frame (base), stamp_source (sim|wall), publish_clock (true),
-gt_rate (20.0), seed (-1), cube_pose / cup_pose ([]).  If the server process dies the
-node logs it and exits with status 1.
+camera ("" = the config's render.camera), camera_topic, camera_info_topic,
+camera_rate (10.0), width/height (256), camera_frame (ext_cam), base_frame (base),
+stamp_source (sim|wall), publish_clock (true), gt_rate (20.0), seed (-1),
+cube_pose / cup_pose ([]).  If the server process dies the node logs it and exits with
+status 1.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ PARAMS: dict[str, Any] = {
     "config": "",
     "hostname": "127.0.0.1",
     "realtime": 1.0,
-    "camera": "ext_cam",
+    "camera": "",  # "" = the config's render.camera
     "camera_topic": "/camera/image_raw",
     "camera_info_topic": "/camera/camera_info",
     "camera_rate": 10.0,
@@ -151,6 +152,7 @@ class SimCellNode(Node):
         if int(p["width"]) <= 0 or int(p["height"]) <= 0:
             raise ValueError("parameters width/height must be positive")
         self.cfg = load_config(p["config"] or None)
+        p["camera"] = p["camera"] or str(self.cfg["render"].get("camera", "ext_cam"))
         if p["camera"] not in self.cfg["cameras"]:
             raise ValueError(f"camera {p['camera']!r} not in the sim config cameras")
         seed = int(p["seed"])
@@ -158,11 +160,12 @@ class SimCellNode(Node):
 
         import mujoco
 
-        from vjepa2_planner_node.sim.render import OffscreenRenderer
+        from vjepa2_planner_node.sim.render import OffscreenRenderer, stacked_views
 
         self._mj = mujoco
         self.model = mujoco.MjModel.from_xml_string(build_scene_xml(self.cfg))
-        self.renderer = OffscreenRenderer(self.model, shadows=bool(self.cfg["render"]["shadows"]))
+        self.renderer = OffscreenRenderer(self.model, shadows=bool(self.cfg["render"]["shadows"]),
+                                          composites=stacked_views(self.cfg["cameras"]))
         self._kin = mujoco.MjData(self.model)
         self._site = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, TCP_SITE)
         self._qadr_obj = object_qpos_addresses(self.model)
@@ -181,8 +184,10 @@ class SimCellNode(Node):
 
         self.pub_img = self.create_publisher(Image, p["camera_topic"], CAMERA_QOS)
         self.pub_info = self.create_publisher(CameraInfo, p["camera_info_topic"], CAMERA_QOS)
-        self.info_msg = camera_info(int(p["width"]), int(p["height"]),
-                                    float(self.cfg["cameras"][p["camera"]]["fovy"]),
+        cam = self.cfg["cameras"][p["camera"]]
+        if "stack" in cam:  # a stacked view: the intrinsics of its first (top) camera
+            cam = self.cfg["cameras"][cam["stack"][0][0]]
+        self.info_msg = camera_info(int(p["width"]), int(p["height"]), float(cam["fovy"]),
                                     p["camera_frame"])
         self.pub_obj = {n: self.create_publisher(PoseStamped, f"/sim/{n}/pose", 10)
                         for n in OBJECT_NAMES}

@@ -63,3 +63,21 @@ def test_grasp_attempts_do_not_always_close_at_the_object():
         nxt = kinds[reaches[9] + 1]  # the item after the 4th descent step
         after_descent.add(nxt if nxt[0] == "grip" else ("reach", 0.0))
     assert {("grip", 0.0), ("grip", 1.0), ("reach", 0.0)} <= after_descent
+
+
+def test_grasp_attempts_include_regrasps_and_releases():
+    """Some attempts re-grasp (close, open, close at the object) and most release."""
+    objects = {"cube": np.array([0.5, 0.0, 0.02]), "cup": np.array([0.45, 0.2, 0.05])}
+    regrasps = releases = attempts = 0
+    for seed in range(300):
+        pol = ExplorationPolicy(np.random.default_rng(seed))
+        pol._new_segment(np.zeros(7), objects)
+        grips = [g for k, _, g in pol.plan if k == "grip" and g != 0.0]
+        if sum(k == "reach" for k, _, _ in pol.plan) < 10:
+            continue
+        attempts += 1
+        regrasps += grips[:3] == [1.0, -1.0, 1.0]
+        releases += bool(grips) and grips[-1] == -1.0
+    assert attempts > 50
+    assert 0.05 < regrasps / attempts < 0.4
+    assert releases / attempts > 0.5

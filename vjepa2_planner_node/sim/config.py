@@ -43,7 +43,8 @@ DEFAULTS: dict[str, Any] = {
             "height": 256,
         }
     },
-    "render": {"shadows": False, "offsamples": 0},
+    # camera: what the cell's camera publishes (a MuJoCo camera or a stacked view)
+    "render": {"shadows": False, "offsamples": 0, "camera": "ext_cam"},
 }
 
 

@@ -36,7 +36,7 @@ from .kinematics import (
     rotation_angle,
     state7_from_pose,
 )
-from .render import OffscreenRenderer
+from .render import OffscreenRenderer, stacked_views
 from .scene import (
     ARM_JOINTS,
     FINGER_JOINTS,
@@ -145,7 +145,9 @@ class DirectSim:
         m.actuator_forcelimited[self._hand_act] = 1
 
         shadows = self.cfg["render"]["shadows"] if shadows is None else shadows
-        self.renderer = OffscreenRenderer(m, shadows=bool(shadows))
+        self.renderer = OffscreenRenderer(m, shadows=bool(shadows),
+                                          composites=stacked_views(self.cfg["cameras"]))
+        self.camera = str(self.cfg["render"].get("camera", "ext_cam"))
         self._q_des = self.home_q.copy()
         self._grip_closed = False
         self.reset(seed=0)
@@ -321,9 +323,11 @@ class DirectSim:
         return state
 
     # ------------------------------------------------------------------ render
-    def render(self, width: int = 256, height: int = 256, camera: str = "ext_cam") -> np.ndarray:
-        """uint8 (height, width, 3) RGB image of ``camera`` from the current state."""
-        return self.renderer.render(camera, width, height, source=self.data)
+    def render(self, width: int = 256, height: int = 256, camera: str | None = None
+               ) -> np.ndarray:
+        """uint8 (height, width, 3) RGB image of ``camera`` (default: the config's
+        ``render.camera``, what the cell's camera topic publishes) from the current state."""
+        return self.renderer.render(camera or self.camera, width, height, source=self.data)
 
     def close(self) -> None:
         self.renderer.close()

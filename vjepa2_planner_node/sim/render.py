@@ -14,13 +14,37 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-class OffscreenRenderer:
-    """Renders named cameras of ``model`` at any size; one GL context per size, reused."""
+def stacked_views(cameras: dict) -> dict[str, list[tuple[str, float]]]:
+    """The composite views of a cell config's ``cameras``: name -> [(camera, share)].
 
-    def __init__(self, model: mujoco.MjModel, shadows: bool = False) -> None:
+    A composite is an entry ``{stack: [[camera, share], ...]}``: the image is those
+    cameras' renders stacked top to bottom, each taking ``share`` of the height (shares
+    sum to 1), e.g. the exterior view above a wrist strip in one square frame."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    for name, cam in cameras.items():
+        if "stack" not in cam:
+            continue
+        parts = [(str(c), float(f)) for c, f in cam["stack"]]
+        if not parts or abs(sum(f for _, f in parts) - 1.0) > 1e-6 or min(f for _, f in parts) <= 0:
+            raise ValueError(f"camera {name!r}: stack shares must be > 0 and sum to 1")
+        for c, _ in parts:
+            if c not in cameras or "stack" in cameras[c]:
+                raise ValueError(f"camera {name!r}: stacks unknown or composite camera {c!r}")
+        out[name] = parts
+    return out
+
+
+class OffscreenRenderer:
+    """Renders named cameras of ``model`` at any size; one GL context per size, reused.
+
+    ``composites`` (from :func:`stacked_views`) adds stacked views rendered by name too."""
+
+    def __init__(self, model: mujoco.MjModel, shadows: bool = False,
+                 composites: dict[str, list[tuple[str, float]]] | None = None) -> None:
         self.model = model
         self.data = mujoco.MjData(model)
         self.shadows = bool(shadows)
+        self.composites = dict(composites or {})
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
 
     def _renderer(self, width: int, height: int) -> mujoco.Renderer:
@@ -55,6 +79,13 @@ class OffscreenRenderer:
         """uint8 (height, width, 3) RGB image of ``camera``; copies ``source`` state first."""
         if source is not None:
             self.set_state(source.qpos, source.mocap_pos, source.mocap_quat)
+        if camera in self.composites:
+            parts, rows = self.composites[camera], []
+            for i, (cam, share) in enumerate(self.composites[camera]):
+                h = height - sum(r.shape[0] for r in rows) if i == len(parts) - 1 \
+                    else max(1, round(height * share))
+                rows.append(self.render(cam, width, h))
+            return np.ascontiguousarray(np.vstack(rows))
         if mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, camera) < 0:
             raise ValueError(f"unknown camera {camera!r}")
         r = self._renderer(width, height)

@@ -25,6 +25,7 @@ PREFIX = "robot0_"
 ARM_JOINTS = [f"{PREFIX}fr3_joint{i}" for i in range(1, 8)]
 FINGER_JOINTS = [f"{PREFIX}finger_joint1", f"{PREFIX}finger_joint2"]
 TCP_SITE = f"{PREFIX}tcp"
+FINGER_BODIES = (f"{PREFIX}left_finger", f"{PREFIX}right_finger")
 HAND_BODY = f"{PREFIX}hand"
 TCP_OFFSET = 0.1034  # libfranka default F_T_EE z offset (franky-sim RobotParameters)
 OBJECT_NAMES = ("cube", "cup")
@@ -34,14 +35,15 @@ def _fmt(values: Any) -> str:
     return " ".join(f"{float(v):.6g}" for v in np.atleast_1d(values))
 
 
-def camera_xyaxes(pos: Any, lookat: Any) -> np.ndarray:
-    """MuJoCo camera ``xyaxes`` (right, up) for a camera at ``pos`` looking at ``lookat``."""
+def camera_xyaxes(pos: Any, lookat: Any, up: Any = (0.0, 0.0, 1.0)) -> np.ndarray:
+    """MuJoCo camera ``xyaxes`` (right, up) for a camera at ``pos`` looking at ``lookat``
+    (``up``: the direction that should point up in the image, in the same frame)."""
     pos, lookat = np.asarray(pos, float), np.asarray(lookat, float)
     fwd = lookat - pos
     if np.linalg.norm(fwd) < 1e-9:
         raise ValueError("camera pos and lookat coincide")
     fwd /= np.linalg.norm(fwd)
-    right = np.cross(fwd, [0.0, 0.0, 1.0])
+    right = np.cross(fwd, np.asarray(up, float))
     if np.linalg.norm(right) < 1e-6:
         raise ValueError("camera looks straight up/down; give a tilted lookat")
     right /= np.linalg.norm(right)
@@ -223,13 +225,30 @@ def _decorate(scene: ET.Element, worldbody: ET.Element, cfg: dict[str, Any]) -> 
                   friction="1.2 0.01 0.0002", condim="4")
     _add_cup(worldbody, cfg["objects"]["cup"])
 
+    # Finger colour (visual geoms only): dark pads contrast with the white hand and the
+    # table, so an open or closed hand is visible to the camera.
+    rgba = cfg["robot"].get("finger_rgba")
+    if rgba is not None:
+        for body in worldbody.iter("body"):
+            if body.get("name") in FINGER_BODIES:
+                for geom in body.findall("geom"):
+                    if geom.get("class") == "visual":
+                        geom.attrib.pop("material", None)
+                        geom.set("rgba", _fmt(rgba))
+
     # TCP site on the hand (same point as libfranka's O_T_EE in franky-sim).
     hand = _find(worldbody, "body", HAND_BODY)
     ET.SubElement(hand, "site", name=TCP_SITE, pos=f"0 0 {TCP_OFFSET}", size="0.005",
                   rgba="1 0 0 0", group="5")
 
     # Cameras.
+    # Cameras: fixed in the world, or (``body:``) mounted on a robot body, e.g. a wrist
+    # camera on the hand, with pos / lookat / up in that body's frame.
     for name, cam in cfg["cameras"].items():
-        ET.SubElement(worldbody, "camera", name=name, mode="fixed", pos=_fmt(cam["pos"]),
-                      xyaxes=_fmt(camera_xyaxes(cam["pos"], cam["lookat"])),
+        if "stack" in cam:  # a composite of other cameras, see render.stacked_views
+            continue
+        parent = _find(worldbody, "body", cam["body"]) if cam.get("body") else worldbody
+        ET.SubElement(parent, "camera", name=name, mode="fixed", pos=_fmt(cam["pos"]),
+                      xyaxes=_fmt(camera_xyaxes(cam["pos"], cam["lookat"],
+                                                cam.get("up", (0.0, 0.0, 1.0)))),
                       fovy=f"{float(cam['fovy']):.6g}")

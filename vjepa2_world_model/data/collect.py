@@ -64,8 +64,8 @@ class ExplorationPolicy:
         self.plan += [("reach", hover, 0.0)] * 6
         self.plan += [("reach", low, 0.0)] * 4
         waits = int(rng.choice([0, 0, 1, 2]))
-        if kind == "no_close":
-            self.plan += [("grip", None, 0.0)] * (waits + 1)
+        if kind == "no_close":  # wait open (or not) at the object, then lift open
+            self.plan += [("grip", None, 0.0)] * waits
         else:
             self._grip(1.0, waits)
         if kind == "regrasp":  # open at the object, close again
