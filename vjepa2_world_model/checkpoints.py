@@ -8,8 +8,20 @@ is; ``load_model`` rebuilds the right class.
 Official files (vitl/vith/vitg/vitg-384.pt, vjepa2-ac-vitg.pt): top-level dict with
 ``encoder`` / ``target_encoder`` / ``predictor`` entries (other keys such as ``opt``,
 ``scaler``, ``epoch`` are ignored); parameter keys carry ``module.backbone.`` or ``module.``
-prefixes, which are stripped. Loading is strict: missing, unexpected or mis-shaped keys are
-named in the ValueError. Always ``torch.load(..., weights_only=True)``.
+prefixes, which are stripped. The encoder comes from ``encoder`` by default (as the
+reference hub loads it; ``key="target_encoder"`` picks the EMA copy the eval configs use).
+Loading is strict except for the known-unused tensors of the release (``KNOWN_UNUSED``: the
+``pos_embed`` / ``predictor_pos_embed`` tables a RoPE model does not use), which are
+dropped with a log line naming them; any other missing, unexpected or mis-shaped key is
+named in the ValueError, and so are non-finite (NaN/inf) weights. The mask predictor's
+token count (10 in the release) is taken from the file. Always
+``torch.load(..., weights_only=True)``.
+
+Transforms: the released AC planning notebook resizes + centre-crops to 256 (crop ratio
+1.0), the video-classification eval transform crops at 256/224. ``load_official_ac``
+defaults to the notebook's (``transform="ac_notebook"``); the choice is part of the
+encoder's config (``crop_ratio``) and of the metadata that ``convert`` writes, so a
+converted pair always gets its own transform.
 """
 
 from __future__ import annotations
@@ -17,12 +29,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
@@ -35,6 +48,17 @@ from vjepa2_world_model.models.vit_encoder import (
 
 FORMAT = "vjepa2/1"
 PREFIXES = ("module.backbone.", "module.", "backbone.")
+log = logging.getLogger(__name__)
+
+# Tensors of the released files that the models here do not use (after prefix strip):
+# the sincos position tables of the non-RoPE variants (the hub loads these non-strictly).
+KNOWN_UNUSED: dict[str, tuple[str, ...]] = {
+    "encoder": ("pos_embed",),
+    "mask_predictor": ("predictor_pos_embed",),
+    "ac_predictor": (),
+}
+# Image transforms of the releases: name -> crop ratio (short side = size * ratio, then crop)
+TRANSFORMS: dict[str, float] = {"ac_notebook": 1.0, "eval": 256 / 224}
 
 
 # ----------------------------------------------------------------------------- registry
@@ -125,8 +149,12 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"checkpoint not found: {path}")
-    with safe_open(str(path), framework="pt") as f:
-        return dict(f.metadata() or {})
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"{path} is not a readable safetensors file (truncated or corrupt?): "
+                         f"{e}") from None
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu",
@@ -144,9 +172,13 @@ def load_model(path: str | Path, device: torch.device | str = "cpu",
     with torch.device("meta"):
         model = cls(cfg)
     sd: dict[str, Tensor] = {}
-    with safe_open(str(path), framework="pt", device=str(device)) as f:
-        for k in f.keys():  # noqa: SIM118
-            sd[k] = f.get_tensor(k)
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as f:
+            for k in f.keys():  # noqa: SIM118
+                sd[k] = f.get_tensor(k)
+    except (SafetensorError, OSError, RuntimeError) as e:
+        raise ValueError(f"{path}: cannot read the tensors (truncated or corrupt file?): "
+                         f"{e}") from None
     strict_load(model, sd, str(path))
     if dtype is not None:
         model = model.to(dtype)
@@ -198,6 +230,12 @@ def strict_load(model: nn.Module, sd: Mapping[str, Tensor], source: str,
             lines.append(f"  shape mismatches ({len(shapes)}):")
             lines += [f"    {s}" for s in shapes[:20]]
         raise ValueError("\n".join(lines))
+    nonfinite = [k for k, v in sd.items() if k in expected and isinstance(v, Tensor)
+                 and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if nonfinite:
+        more = f" ... and {len(nonfinite) - 10} more" if len(nonfinite) > 10 else ""
+        raise ValueError(f"{source}: non-finite (NaN/inf) values in {len(nonfinite)} "
+                         f"tensor(s): {', '.join(nonfinite[:10])}{more}")
     model.load_state_dict(dict(sd), strict=True, assign=assign)
 
 
@@ -208,17 +246,48 @@ def _load_pt(src: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
     if not path.is_file():
         raise ValueError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:  # old (non-zip) serialization cannot be memory-mapped
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as e:  # old (non-zip) serialization cannot be memory-mapped
+            if "weights_only" in str(e) or "Unsupported" in str(e):
+                raise
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - named error instead of a raw traceback
+        if "weights_only" in str(e) or "Unsupported" in str(e):
+            raise ValueError(f"{path}: refused by torch.load(weights_only=True) (it holds "
+                             f"pickled objects, not only tensors): {e}") from None
+        raise ValueError(f"{path}: cannot read the checkpoint (truncated or corrupt?): "
+                         f"{type(e).__name__}: {e}") from None
+    if not isinstance(ckpt, Mapping):
+        raise ValueError(f"{path}: expected a dict of entries, got {type(ckpt).__name__}")
+    return ckpt
 
 
-def _entry(ckpt: Mapping[str, Any], keys: tuple[str, ...], source: str) -> Mapping[str, Tensor]:
-    for k in keys:
-        if k in ckpt and isinstance(ckpt[k], Mapping):
-            return ckpt[k]
-    raise ValueError(f"{source}: none of the entries {list(keys)} found; top-level keys: "
-                     f"{sorted(map(str, ckpt))}")
+def _src_name(src: str | Path | Mapping[str, Any]) -> str:
+    if isinstance(src, Mapping):
+        return str(getattr(src, "name", "checkpoint dict"))
+    return str(src)
+
+
+def entries(ckpt: Mapping[str, Any]) -> list[str]:
+    """Top-level entries of a released checkpoint that hold a state dict."""
+    return sorted(str(k) for k, v in ckpt.items() if isinstance(v, Mapping))
+
+
+def _entry(ckpt: Mapping[str, Any], key: str, source: str) -> Mapping[str, Tensor]:
+    if key in ckpt and isinstance(ckpt[key], Mapping):
+        return ckpt[key]
+    raise ValueError(f"{source}: no entry {key!r}; entries holding weights: {entries(ckpt)} "
+                     f"(top-level keys: {sorted(map(str, ckpt))}); pick one with key=/--entry")
+
+
+def drop_known_unused(sd: Mapping[str, Tensor], kind: str, source: str) -> dict[str, Tensor]:
+    """``sd`` without the release's known-unused tensors of ``kind`` (logged by name)."""
+    unused = [k for k in KNOWN_UNUSED[kind] if k in sd]
+    if unused:
+        log.info("%s: ignoring known-unused tensor(s) of the release: %s", source,
+                 ", ".join(unused))
+    return {k: v for k, v in sd.items() if k not in unused}
 
 
 def _build(cls: type, cfg: Any) -> nn.Module:
@@ -234,49 +303,112 @@ def _resolve(cfg: Any, table: dict[str, Any], what: str) -> Any:
     return cfg
 
 
+def _crop_ratio(transform: str | None) -> float | None:
+    if transform is None:
+        return None
+    if transform not in TRANSFORMS:
+        raise ValueError(f"unknown transform {transform!r}; known: {sorted(TRANSFORMS)}")
+    return TRANSFORMS[transform]
+
+
 def load_official_encoder(src: str | Path | Mapping[str, Any],
                           config: str | EncoderConfig = "vit_giant",
-                          key: str | None = None,
-                          dtype: torch.dtype | None = torch.float32) -> VisionTransformer:
-    """Encoder from a released ``.pt`` (or its loaded dict); ``key`` picks the entry
-    (default ``target_encoder``, else ``encoder``). Strict; returns an eval-mode model."""
-    source = str(src) if not isinstance(src, Mapping) else "checkpoint dict"
+                          key: str = "encoder",
+                          dtype: torch.dtype | None = torch.float32,
+                          transform: str | None = None) -> VisionTransformer:
+    """Encoder from a released ``.pt`` (or its loaded dict). ``key`` picks the entry
+    (default ``encoder``, as the reference hub; ``target_encoder`` for the EMA copy);
+    ``transform`` (``ac_notebook`` | ``eval``) sets the crop ratio (None: the config's).
+    Strict but for ``KNOWN_UNUSED``; returns an eval-mode model."""
+    source = _src_name(src)
     ckpt = _load_pt(src)
-    sd = strip_prefixes(_entry(ckpt, (key,) if key else ("target_encoder", "encoder"), source))
-    model = _build(VisionTransformer, _resolve(config, ENCODER_CONFIGS, "encoder"))
-    strict_load(model, sd, f"{source} [encoder]")
+    sd = drop_known_unused(strip_prefixes(_entry(ckpt, key, source)), "encoder",
+                           f"{source} [{key}]")
+    cfg = _resolve(config, ENCODER_CONFIGS, "encoder")
+    ratio = _crop_ratio(transform)
+    if ratio is not None:
+        cfg = dataclasses.replace(cfg, crop_ratio=ratio)
+    model = _build(VisionTransformer, cfg)
+    strict_load(model, sd, f"{source} [{key}]")
     return (model.to(dtype) if dtype is not None else model).eval()
 
 
 def load_official_ac(src: str | Path | Mapping[str, Any],
                      encoder_config: str | EncoderConfig = "vit_giant",
                      predictor_config: str | ACPredictorConfig = "ac_vit_giant",
-                     encoder_key: str | None = None,
-                     dtype: torch.dtype | None = torch.float32
+                     encoder_key: str = "encoder",
+                     dtype: torch.dtype | None = torch.float32,
+                     transform: str | None = "ac_notebook",
                      ) -> tuple[VisionTransformer, ACPredictor]:
-    """(encoder, AC predictor) from the released vjepa2-ac file. The encoder comes from
-    ``encoder_key`` (default ``encoder``, else ``target_encoder``), the predictor from
-    ``predictor``. Strict, eval mode."""
-    source = str(src) if not isinstance(src, Mapping) else "checkpoint dict"
+    """(encoder, AC predictor) from the released vjepa2-ac file: encoder from
+    ``encoder_key`` (default ``encoder``), predictor from ``predictor``. The encoder gets
+    the planning notebook's transform (resize + centre-crop, ratio 1.0) unless
+    ``transform`` says otherwise (None: keep the config's). Strict, eval mode."""
+    source = _src_name(src)
     ckpt = _load_pt(src)
-    enc = load_official_encoder(
-        ckpt, encoder_config, encoder_key or ("encoder" if "encoder" in ckpt else None), dtype)
-    sd = strip_prefixes(_entry(ckpt, ("predictor",), source))
+    enc = load_official_encoder(ckpt if isinstance(src, Mapping) else _Named(ckpt, source),
+                                encoder_config, encoder_key, dtype, transform)
+    sd = drop_known_unused(strip_prefixes(_entry(ckpt, "predictor", source)), "ac_predictor",
+                           f"{source} [predictor]")
     pred = _build(ACPredictor, _resolve(predictor_config, AC_CONFIGS, "AC predictor"))
     strict_load(pred, sd, f"{source} [predictor]")
     return enc, (pred.to(dtype) if dtype is not None else pred).eval()
 
 
+def load_official_mask_predictor(src: str | Path | Mapping[str, Any],
+                                 config: str | Any = "mp_vit_giant",
+                                 key: str = "predictor",
+                                 dtype: torch.dtype | None = torch.float32) -> nn.Module:
+    """The pretraining mask predictor from a released encoder file (``predictor`` entry).
+    Its number of mask tokens (10 in the release) is read from the file; strict but for
+    ``KNOWN_UNUSED``."""
+    from vjepa2_world_model.models.mask_predictor import MASK_PREDICTOR_CONFIGS, MaskPredictor
+
+    source = _src_name(src)
+    ckpt = _load_pt(src)
+    sd = drop_known_unused(strip_prefixes(_entry(ckpt, key, source)), "mask_predictor",
+                           f"{source} [{key}]")
+    cfg = _resolve(config, MASK_PREDICTOR_CONFIGS, "mask predictor")
+    n_tokens = len({k.split(".")[1] for k in sd if k.startswith("mask_tokens.")})
+    if n_tokens and n_tokens != cfg.num_mask_tokens:
+        log.info("%s [%s]: %d mask tokens in the file (config %d)", source, key, n_tokens,
+                 cfg.num_mask_tokens)
+        cfg = dataclasses.replace(cfg, num_mask_tokens=n_tokens)
+    model = _build(MaskPredictor, cfg)
+    strict_load(model, sd, f"{source} [{key}]")
+    return (model.to(dtype) if dtype is not None else model).eval()
+
+
+class _Named(dict):
+    """A loaded checkpoint dict that remembers its file name (for error messages)."""
+
+    def __init__(self, d: Mapping[str, Any], name: str) -> None:
+        super().__init__(d)
+        self.name = name
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def to_official_layout(encoder: VisionTransformer | None = None,
-                       predictor: ACPredictor | None = None,
-                       prefix: str = "module.") -> dict[str, Any]:
+                       predictor: nn.Module | None = None,
+                       prefix: str = "module.",
+                       unused: bool = False) -> dict[str, Any]:
     """The inverse of the official loaders (for tests and export): a dict shaped like the
-    released files, parameter keys prefixed with ``prefix``."""
+    released files, parameter keys prefixed with ``prefix``; ``unused=True`` adds the
+    release's unused position tables (``pos_embed`` etc.)."""
     out: dict[str, Any] = {}
     if encoder is not None:
         sd = {prefix + k: v for k, v in encoder.state_dict().items()}
+        if unused:
+            c = encoder.cfg
+            sd[prefix + "pos_embed"] = torch.zeros(1, c.tokens_per_tubelet * 8, c.dim)
         out["encoder"] = sd
         out["target_encoder"] = dict(sd)
     if predictor is not None:
-        out["predictor"] = {prefix + k: v for k, v in predictor.state_dict().items()}
+        sd = {prefix + k: v for k, v in predictor.state_dict().items()}
+        if unused and model_kind(predictor) == "mask_predictor":
+            c = predictor.cfg
+            sd[prefix + "predictor_pos_embed"] = torch.zeros(1, c.grid ** 2 * 8, c.dim)
+        out["predictor"] = sd
     return out

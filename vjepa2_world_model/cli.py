@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "record": ("vjepa2_planner_node.bag_tools:record_main", "record topics to an MCAP bag"),
     "replay": ("vjepa2_planner_node.bag_tools:replay_main", "replay a bag at original timing"),
     "collect": ("vjepa2_world_model.data.collect:main", "collect sim exploration episodes (MCAP)"),
+    "convert": ("vjepa2_world_model.convert:main", "released .pt -> safetensors checkpoint dir"),
     "cache-features": ("vjepa2_world_model.data.feature_cache:main", "build the feature cache"),
     "train-encoder": ("vjepa2_world_model.training.train_encoder:main", "V-JEPA pretraining"),
     "train-ac": ("vjepa2_world_model.training.train_ac:main", "train the AC predictor"),

@@ -87,10 +87,10 @@ def test_released_encoder_layout_backbone_prefix(tmp_path):
             "predictor": {"module.backbone.mask_tokens.0": torch.zeros(1)},
             "opt": {}, "epoch": 10}
     torch.save(ckpt, tmp_path / "vitt.pt")
-    loaded = load_official_encoder(tmp_path / "vitt.pt", ENC)  # default: target_encoder
+    loaded = load_official_encoder(tmp_path / "vitt.pt", ENC, key="target_encoder")
     with torch.no_grad():
         torch.testing.assert_close(loaded(_clip()), enc(_clip()), rtol=0, atol=0)
-        alt = load_official_encoder(ckpt, ENC, key="encoder")
+        alt = load_official_encoder(ckpt, ENC)  # default: encoder, as the reference hub
         torch.testing.assert_close(alt(_clip()), other(_clip()), rtol=0, atol=0)
 
 
@@ -113,7 +113,7 @@ def test_missing_and_renamed_keys_are_named():
     ckpt = to_official_layout(VisionTransformer(ENC), None)
     with pytest.raises(ValueError, match="patch_embed.proj.weight: checkpoint"):
         load_official_encoder(ckpt, dataclasses.replace(ENC, dim=96))
-    with pytest.raises(ValueError, match="top-level keys"):
+    with pytest.raises(ValueError, match="no entry .encoder.*top-level keys"):
         load_official_encoder({"model": {}}, ENC)
 
 

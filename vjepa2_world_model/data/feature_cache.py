@@ -71,6 +71,23 @@ def encode_frames(encode: Callable[[torch.Tensor], torch.Tensor], frames: np.nda
     return np.concatenate(out, axis=0)
 
 
+def episode_source(root: str | Path, fmt: str = "auto", fps: float = 4.0
+                   ) -> tuple[list[Path], Callable]:
+    """(episode paths, reader) under ``root``: ``bags`` (MCAP episode dirs), ``droid`` (raw
+    DROID: trajectory.h5 + MP4 + metadata JSON, resampled to ``fps``) or ``auto``
+    (DROID when ``root`` holds any trajectory.h5, else bags)."""
+    from .bags import list_episodes, read_episode
+    from .droid import list_droid_episodes, read_droid_episode
+
+    if fmt not in ("auto", "bags", "droid"):
+        raise ValueError(f"episode format must be auto, bags or droid, got {fmt!r}")
+    if fmt == "auto":
+        fmt = "droid" if list_droid_episodes(root) else "bags"
+    if fmt == "droid":
+        return list_droid_episodes(root), lambda p: read_droid_episode(p, fps=fps)
+    return list_episodes(root), read_episode
+
+
 def build_cache(episodes: list[Path], encoder: torch.nn.Module, out_dir: Path,
                 batch: int = 32, log: Callable[[str], None] = print,
                 reader: Callable | None = None) -> Path:
@@ -121,14 +138,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-root", default="data/features")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--format", default="auto", choices=["auto", "bags", "droid"],
+                    help="episode layout: MCAP bags or raw DROID (auto: DROID if "
+                         "trajectory.h5 files are found)")
+    ap.add_argument("--fps", type=float, default=4.0, help="DROID resampling rate (15 Hz in)")
     args = ap.parse_args(argv)
-    from .bags import list_episodes
-
     torch.set_num_threads(args.threads)
     encoder = load_encoder(args.encoder)
-    eps = list_episodes(args.episodes)
+    eps, reader = episode_source(args.episodes, args.format, args.fps)
+    if not eps:
+        print(f"vjepa2 cache-features: no episodes under {args.episodes}")
+        return 1
     out = cache_dir_for(args.cache_root, encoder)
-    build_cache(eps, encoder, out, args.batch)
+    build_cache(eps, encoder, out, args.batch, reader=reader)
     (out / "manifest.json").write_text(json.dumps(
         {"encoder": str(args.encoder), "hash": out.name, "episodes": [e.name for e in eps]}))
     print(f"cache ready: {out}")

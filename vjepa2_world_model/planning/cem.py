@@ -6,7 +6,16 @@ Every sample, and the returned plan, satisfies the limits:
 - ``limit="box"``: each translation axis in [-maxnorm, maxnorm] (reference release);
 - ``limit="l1"``: the translation of each step in the L1 ball of radius ``l1_radius`` (paper);
 - rotation axes (when searched) in [-rot_maxnorm, rot_maxnorm];
-- gripper delta in [-gripper_clip, gripper_clip].
+- gripper delta in [-gripper_clip, gripper_clip] (on the steps forced closed by
+  ``close_gripper_from_step`` it is exactly 1.0 in every sample, as in the release).
+
+Update of the sampling distribution after each iteration, per dim:
+``new = (1 - m) * elite_stat + m * old``, with ``m`` = ``momentum_mean`` /
+``momentum_std`` for the translation (and rotation) dims and ``momentum_mean_gripper`` /
+``momentum_std_gripper`` for the gripper (None = the same as the others). The released
+planner (notebooks/utils/mpc_utils.py) uses 0.25 / 0.95 and 0.15 / 0.15, the unbiased elite
+std, noise drawn one rollout step at a time, and zeroes the returned gripper command where
+its magnitude is below 0.25 (``gripper_deadband``).
 """
 
 from __future__ import annotations
@@ -43,6 +52,12 @@ class CEMConfig:
     # new = momentum * old + (1 - momentum) * elite statistic (0 = plain CEM)
     momentum_mean: float = 0.0
     momentum_std: float = 0.0
+    momentum_mean_gripper: float | None = None  # gripper's own momenta (None = as above)
+    momentum_std_gripper: float | None = None
+    std_unbiased: bool = False  # elite std with Bessel's correction (torch.std default)
+    step_major_noise: bool = False  # draw noise (S, D) per rollout step, step 0 first
+    gripper_deadband: float = 0.0  # returned gripper command -> 0 where |mean| < this
+    close_gripper_from_step: int | None = None  # gripper forced to +1 from this step on
     stop_std: float = 0.0  # stop early once every searched std is below this (0 = never)
     include_mean: bool = False  # evaluate the current mean as sample 0 of every iteration
     seed: int = 0
@@ -63,9 +78,17 @@ class CEMConfig:
                      "init_std_gripper", "min_std"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0")
-        for name in ("momentum_mean", "momentum_std"):
-            if not 0 <= getattr(self, name) < 1:
+        for name in ("momentum_mean", "momentum_std", "momentum_mean_gripper",
+                     "momentum_std_gripper"):
+            v = getattr(self, name)
+            if v is not None and not 0 <= v < 1:
                 raise ValueError(f"{name} must be in [0, 1)")
+        if not self.gripper_deadband >= 0:
+            raise ValueError("gripper_deadband must be >= 0")
+        k = self.close_gripper_from_step
+        if k is not None and (k < 0 or GRIPPER not in self.search_dims):
+            raise ValueError("close_gripper_from_step must be >= 0 and needs the gripper "
+                             f"(dim {GRIPPER}) in search_dims")
 
 
 @dataclass
@@ -119,6 +142,28 @@ class CEM:
         self.searched[list(c.search_dims)] = True
         self.searched = self.searched.to(self.device)
 
+        def momenta(m: float, m_grip: float | None) -> Tensor:
+            v = torch.full((7,), float(m))
+            v[GRIPPER] = float(m if m_grip is None else m_grip)
+            return v.to(self.device)
+
+        self.m_mean = momenta(c.momentum_mean, c.momentum_mean_gripper)
+        self.m_std = momenta(c.momentum_std, c.momentum_std_gripper)
+
+    def _forced(self, h: int) -> Tensor:
+        """(H,) bool: the rollout steps whose gripper is forced closed."""
+        k = self.config.close_gripper_from_step
+        steps = torch.arange(h, device=self.device)
+        return steps >= (h if k is None else k)
+
+    def _gripper_bound(self, actions: Tensor) -> Tensor | float:
+        """Gripper limit, per step when some are forced closed (+1 there)."""
+        c = self.config
+        if c.close_gripper_from_step is None or actions.ndim < 2:
+            return c.gripper_clip
+        forced = self._forced(actions.shape[-2])
+        return torch.where(forced, max(c.gripper_clip, 1.0), c.gripper_clip)
+
     # ---- limits -----------------------------------------------------------------------
     def project(self, actions: Tensor) -> Tensor:
         """Force actions (..., 7) into the limits; unsearched dims -> 0; NaN -> 0."""
@@ -131,7 +176,11 @@ class CEM:
         else:
             t = project_l1_ball(t, c.l1_radius)
         r = a[..., 3:6].clamp(-c.rot_maxnorm, c.rot_maxnorm)
-        g = a[..., 6:7].clamp(-c.gripper_clip, c.gripper_clip)
+        bound = self._gripper_bound(a)
+        if isinstance(bound, Tensor):
+            g = torch.maximum(torch.minimum(a[..., 6], bound), -bound)[..., None]
+        else:
+            g = a[..., 6:7].clamp(-bound, bound)
         return torch.cat([t, r, g], -1)
 
     def within_limits(self, actions: Tensor, tol: float = 1e-6) -> bool:
@@ -143,7 +192,7 @@ class CEM:
         ok_t = (t.abs() <= c.maxnorm + tol).all() if c.limit == "box" else (
             t.abs().sum(-1) <= c.l1_radius + tol).all()
         ok_r = (actions[..., 3:6].abs() <= c.rot_maxnorm + tol).all()
-        ok_g = (actions[..., 6].abs() <= c.gripper_clip + tol).all()
+        ok_g = (actions[..., 6].abs() <= self._gripper_bound(actions) + tol).all()
         ok_u = (actions[..., ~self.searched] == 0).all()
         return bool(ok_t and ok_r and ok_g and ok_u)
 
@@ -180,12 +229,18 @@ class CEM:
         best_e, best_a = math.inf, torch.zeros(H, 7, device=self.device)
         num_bad, elite_e, it = 0, math.nan, 0
         for it in range(1, c.iterations + 1):
-            noise = torch.randn(S, H, len(dims), generator=generator, device=self.device)
+            if c.step_major_noise:  # as the release: randn(S, D) for step 0, then step 1...
+                noise = torch.randn(H, S, len(dims), generator=generator,
+                                    device=self.device).transpose(0, 1)
+            else:
+                noise = torch.randn(S, H, len(dims), generator=generator, device=self.device)
             samples = mean.expand(S, H, 7).clone()
             samples[..., dims] += noise * std[:, dims]
             if c.include_mean:
                 samples[0] = mean
             samples = self.project(samples)
+            if c.close_gripper_from_step is not None:
+                samples[:, self._forced(H), GRIPPER] = 1.0
             e = energy_fn(samples)
             if e.shape != (S,):
                 raise ValueError(f"energy_fn must return ({S},), got {tuple(e.shape)}")
@@ -205,14 +260,18 @@ class CEM:
             history.append(float(elite_energies[0]))
             elite_e = float(elite_energies.mean())
             new_mean = elites.mean(0)
-            new_std = elites.std(0, unbiased=False) if k > 1 else torch.zeros_like(new_mean)
-            mean = c.momentum_mean * mean + (1 - c.momentum_mean) * new_mean
-            std = c.momentum_std * std + (1 - c.momentum_std) * new_std
+            new_std = (elites.std(0, unbiased=c.std_unbiased) if k > 1
+                       else torch.zeros_like(new_mean))
+            mean = self.m_mean * mean + (1 - self.m_mean) * new_mean
+            std = self.m_std * std + (1 - self.m_std) * new_std
             std = torch.where(self.searched, std.clamp_min(c.min_std), 0.0)
             mean = self.project(mean)
             if c.stop_std > 0 and bool((std[:, dims] < c.stop_std).all()):
                 break
         plan = self.project(mean)
+        if c.gripper_deadband > 0:  # the release rounds small gripper commands to 0
+            small = plan[:, GRIPPER].abs() < c.gripper_deadband
+            plan[small, GRIPPER] = 0.0
         if not torch.isfinite(plan).all():  # cannot happen with finite samples; stay safe
             return self._failed("non-finite CEM mean", it, num_bad, history)
         return CEMResult(actions=plan, mean=mean, std=std, energy=elite_e, best_energy=best_e,

@@ -103,13 +103,21 @@ def _paper() -> PlannerConfig:
 
 
 def _reference() -> PlannerConfig:
-    # public release planner: 400/10/10, horizon 2, per-axis clip 0.05, gripper +-0.75,
-    # elite mean/std blended with momentum; no warm start across steps.
+    # the public release's planner (facebookresearch/vjepa2 notebooks/utils/mpc_utils.py
+    # cem(), defaults of notebooks/utils/world_model_wrapper.py): 400 samples, 10
+    # iterations, top-10, horizon 2; xyz + gripper sampled (rotation 0), initial std maxnorm
+    # (xyz) and 1.0 (gripper), samples clipped per axis to +-0.05 and the gripper to +-0.75;
+    # new = (1-m)*elite + m*old with m = 0.25 (xyz mean), 0.95 (xyz std), 0.15 (gripper
+    # mean and std); unbiased elite std, noise drawn per rollout step, no std floor; the
+    # returned gripper command is 0 where |mean| < 0.25. No warm start across steps.
     return PlannerConfig(
         warm_start=False,
         cem=CEMConfig(num_samples=400, iterations=10, top_k=10, horizon=2, limit="box",
-                      maxnorm=0.05, gripper_clip=0.75, init_std=0.05, init_std_gripper=0.5,
-                      momentum_mean=0.15, momentum_std=0.15),
+                      search_dims=(0, 1, 2, 6), maxnorm=0.05, gripper_clip=0.75,
+                      init_std=0.05, init_std_gripper=1.0, min_std=0.0,
+                      momentum_mean=0.25, momentum_std=0.95, momentum_mean_gripper=0.15,
+                      momentum_std_gripper=0.15, std_unbiased=True, step_major_noise=True,
+                      gripper_deadband=0.25),
         encoder="vit_giant", predictor="ac_vit_giant")
 
 

@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "threads": 2,
     "data": {
         "episodes": "data/sim/episodes",
+        "format": "auto",  # auto | bags | droid (raw DROID: trajectory.h5 + MP4, 15 Hz)
+        "fps": 4.0,  # DROID resampling rate
         "encoder": "weights/sim_tiny/encoder.safetensors",
         "cache_root": "data/features",
         "cache_dir": None,  # explicit cache dir (overrides encoder hash lookup)
@@ -170,15 +172,16 @@ def _resolve_cache(cfg: dict, log: Any) -> Path:
     out = cache_dir_for(d["cache_root"], enc_path)
     from vjepa2_world_model.checkpoints import load_model
 
-    from ..data.bags import list_episodes
+    from ..data.feature_cache import episode_source
 
-    eps = list_episodes(d["episodes"])
+    eps, reader = episode_source(d["episodes"], d.get("format") or "auto",
+                                 float(d.get("fps") or 4.0))
     if not eps:
         raise ValueError(f"no episodes under {d['episodes']}")
     missing = [e for e in eps if not (out / f"{e.name}.npz").exists()]
     if missing:
         log(f"building feature cache for {len(missing)} episodes in {out}")
-        build_cache(eps, load_model(enc_path), out, log=log)
+        build_cache(eps, load_model(enc_path), out, log=log, reader=reader)
     return out
 
 
