@@ -24,24 +24,6 @@ def _frames(n: int, goals: int = 2) -> list[EpisodeFrame]:
     return out
 
 
-def decode(path) -> list[np.ndarray]:  # noqa: ANN001
-    """Every frame of a video file (MP4 with OpenCV, WebP/GIF with Pillow), as RGB."""
-    if str(path).endswith(".mp4"):
-        cap = cv2.VideoCapture(str(path))
-        frames = []
-        while True:
-            ok, f = cap.read()
-            if not ok:
-                break
-            frames.append(f[:, :, ::-1])
-        cap.release()
-        return frames
-    from PIL import Image, ImageSequence
-
-    with Image.open(path) as im:
-        return [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
-
-
 def test_overlay_text_names_step_goal_energy_delta_and_gripper() -> None:
     f = _frames(3)[1]
     lines = overlay_lines(f)
@@ -59,7 +41,7 @@ def test_video_decodes_to_one_frame_per_step_plus_end_at_overlay_size(tmp_path) 
     frames = _frames(5)
     path = V.write_episode_video(frames, tmp_path / "ep", tile=128)
     assert path.suffix == ".mp4" and V.video_codec(path).lower() in ("avc1", "h264", "vp90", "vp09")
-    got = decode(path)
+    got = V.read_video(path)
     w, h = frame_size(128)
     assert len(got) == 6 and got[0].shape == (h, w, 3)
     # lossy, but the content is the overlay: the goal tile of the first frame is grey 40
@@ -71,7 +53,7 @@ def test_animated_fallback_when_no_mp4_encoder(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(V, "_imageio_h264", lambda *a: False)
     path = V.write_episode_video(_frames(3), tmp_path / "ep", tile=64)
     assert path.suffix in (".webp", ".gif") and not (tmp_path / "ep.mp4").exists()
-    got = decode(path)
+    got = V.read_video(path)
     assert len(got) == 4 and got[0].shape == (frame_size(64)[1], frame_size(64)[0], 3)
 
 

@@ -114,6 +114,25 @@ def video_codec(path: str | Path) -> str:
     return "".join(chr((code >> 8 * k) & 0xFF) for k in range(4))
 
 
+def read_video(path: str | Path) -> list[np.ndarray]:
+    """Every frame of a written video (MP4 through OpenCV, WebP/GIF through Pillow), RGB."""
+    path = Path(path)
+    if path.suffix == ".mp4":
+        cap = cv2.VideoCapture(str(path))
+        frames = []
+        while True:
+            ok, f = cap.read()
+            if not ok:
+                break
+            frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+        cap.release()
+        return frames
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as im:
+        return [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
+
+
 def write_episode_video(frames: list[EpisodeFrame], stem: str | Path, fps: float = 2.0,
                         tile: int = 256) -> Path:
     """Compose the overlay for every step and write the video."""
