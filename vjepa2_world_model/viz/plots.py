@@ -128,8 +128,8 @@ def plot_summary(path: str | Path, ours: dict[str, float],
                         va="bottom", fontsize=7)
     labels = [f"{t}\n(n={counts[t]})" if counts and t in counts else t for t in tasks]
     ax.set_xticks(x, labels)
-    ax.set(ylabel="success (%)", ylim=(0, 112), title=title)
-    ax.legend(fontsize=8, loc="upper right", ncol=len(rows))
+    ax.set(ylabel="success (%)", ylim=(0, 128), title=title)
+    ax.legend(fontsize=8, loc="upper center", ncol=len(rows), frameon=False)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
