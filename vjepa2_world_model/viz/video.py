@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -48,11 +51,25 @@ def _imageio_h264(frames: list[np.ndarray], path: Path, fps: float) -> bool:
     return path.is_file() and path.stat().st_size > 0
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence fd 2 (FFmpeg prints its failed encoder probes there, not via Python)."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _opencv_mp4(frames: list[np.ndarray], path: Path, fps: float, fourcc: str) -> bool:
     if fourcc in _FAILED_FOURCCS:
         return False
     h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    with _quiet_stderr():
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
     if not writer.isOpened():
         _FAILED_FOURCCS.add(fourcc)
         return False
