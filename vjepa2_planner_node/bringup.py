@@ -45,7 +45,7 @@ from vjepa2_planner_node.params import ParamError, check_checkpoint, check_devic
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "config"
 LAUNCH_ARGUMENTS = ("robot_ip", "use_sim", "checkpoint", "device", "camera_topic",
-                    "goals_dir", "rviz", "preset")
+                    "goals_dir", "rviz", "preset", "foxglove", "foxglove_port")
 _SUB = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -153,9 +153,22 @@ def validate_arguments(args: dict[str, Any]) -> None:
             except (TypeError, ValueError):
                 raise ParamError(name, f"must be a number (< 0 = off / default), got "
                                        f"{args[name]!r}") from None
-    for b in ("use_sim", "rviz"):
+    for b in ("use_sim", "rviz", "foxglove"):
         if b in args:
             args[b] = _truthy(args[b], b)
+    if "foxglove_port" in args:
+        _check_port(args)
+
+
+def _check_port(args: dict[str, Any]) -> None:
+    try:
+        port = int(args["foxglove_port"])
+    except (TypeError, ValueError):
+        port = -1
+    if not 0 <= port < 65536 or str(port) != str(args["foxglove_port"]).strip():
+        raise ParamError("foxglove_port", f"must be a port number 0..65535, got "
+                                          f"{args['foxglove_port']!r}")
+    args["foxglove_port"] = port
 
 
 def resolve(bringup: Bringup, overrides: dict[str, Any] | None = None) -> list[ProcessSpec]:

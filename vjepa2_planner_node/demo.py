@@ -26,6 +26,7 @@ import yaml
 
 from vjepa2_planner_node.evaluation import tasks as T
 from vjepa2_planner_node.evaluation.client import EvalError, start_client
+from vjepa2_planner_node.evaluation.media import write_episode_media
 from vjepa2_planner_node.evaluation.report import plot_episodes
 from vjepa2_planner_node.evaluation.run import (
     Stack,
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         ep = _finish("pick-place", 0, result, records, T.placed(cube[:3], place_xy, rest_z),
                      start_err, final_err, [], {"cube_final": cube[:3].tolist()})
         plots = plot_episodes(out, "demo", [ep])
+        media = write_episode_media(out, ep, c.frame_log, stem="demo")
         print("\n[demo] outcome: " + ("cube placed at the goal" if ep.success else
               "cube not placed") + f" (cube {final_err:.1f} cm from the place point, was "
               f"{start_err:.1f} cm; planner: {result.message})")
@@ -124,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             print("[demo] expected with the shipped tiny model: it does not predict what "
                   "the gripper does, so it does not close the hand on the cube (README.md, "
                   "'What limits grasping')")
+        _print_media(media)
         print(f"[demo] plots: {', '.join(str(p) for p in plots)}")
         print(f"[demo] bag: {bag}")
         return 0
@@ -150,3 +153,10 @@ def _load_goal_image(c: object, name: str) -> object:
     if not res.success:
         raise EvalError(f"goal {name!r}: {res.message}")
     return res.image
+
+
+def _print_media(media: dict[str, Path]) -> None:
+    """Where the episode video, filmstrip and figure went."""
+    for kind in ("video", "filmstrip", "plot"):
+        if kind in media:
+            print(f"[demo] {kind}: {media[kind]}")

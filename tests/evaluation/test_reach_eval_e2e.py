@@ -35,6 +35,19 @@ def test_one_reach_episode_reduces_the_error(tmp_path: Path) -> None:
     assert episode["final_error_cm"] < episode["start_error_cm"] - 2.0, log
     assert (out / "reach_error.png").stat().st_size > 1000
     assert (out / "reach_landscape.png").stat().st_size > 1000
+    # the episode video: one frame per planned step + the scene at the end, overlay size
+    from vjepa2_world_model.viz.overlay import frame_size
+    from vjepa2_world_model.viz.video import read_video
+
+    video = out / "episodes" / "reach_ep00.mp4"
+    assert f"video: {video}" in proc.stdout, log
+    frames = read_video(video)
+    w, h = frame_size()
+    assert len(frames) == episode["steps"] + 1, (len(frames), episode["steps"])
+    assert frames[0].shape == (h, w, 3)
+    assert (out / "episodes" / "reach_ep00_filmstrip.png").stat().st_size > 10000
+    assert (out / "episodes" / "reach_ep00.png").stat().st_size > 10000
+    assert (out / "summary.png").stat().st_size > 10000
 
 
 def _alive_with(ip: str) -> list[str]:

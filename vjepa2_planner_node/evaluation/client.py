@@ -30,6 +30,7 @@ from std_msgs.msg import Float64MultiArray  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from vjepa2_interfaces.action import ExecuteDelta, PlanToGoal  # noqa: E402
 
+from vjepa2_planner_node.evaluation.frame_log import FrameLog  # noqa: E402
 from vjepa2_planner_node.evaluation.tasks import StepRecord, split_move  # noqa: E402
 from vjepa2_planner_node.image_codec import image_msg_to_rgb8  # noqa: E402
 from vjepa2_planner_node.interrupts import interrupt_on_signals  # noqa: E402
@@ -60,6 +61,7 @@ class EvalClient(Node):
                                      lambda m, n=name: self._on_gt(n, m), 10)
         self.exec_client = ActionClient(self, ExecuteDelta, "/franka/execute_delta")
         self.plan_client = ActionClient(self, PlanToGoal, "/planner/plan_to_goal")
+        self.frame_log = FrameLog(self, camera_topic)  # planner-input frames, for videos
         self._executor = MultiThreadedExecutor(num_threads=4)
         self._executor.add_node(self)
         self._thread = threading.Thread(target=self._executor.spin, daemon=True)
@@ -201,12 +203,14 @@ class EvalClient(Node):
         goal.goal_images = list(goal_images)
         goal.goal_names = list(names)
         goal.step_budgets = [int(b) for b in budgets]
+        self.frame_log.begin(goal.goal_images, goal.goal_names)
         fut = self.plan_client.send_goal_async(goal, feedback_callback=feedback)
         handle = self._wait(fut, 30.0, "PlanToGoal acceptance")
         if not handle.accepted:
             raise EvalError("planner rejected the PlanToGoal goal")
         result = self._wait(handle.get_result_async(), timeout, "PlanToGoal result").result
         time.sleep(0.3)  # let the last ground-truth pose arrive
+        self.frame_log.end()
         return result, records
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from vjepa2_planner_node.evaluation.tasks import PAPER_RESULTS, Episode, summarize
+from vjepa2_world_model.viz.plots import plot_landscape  # noqa: F401  (moved there)
 
 
 def write_results(out_dir: Path, task: str, episodes: list[Episode],
@@ -82,28 +83,3 @@ def plot_episodes(out_dir: Path, task: str, episodes: list[Episode]) -> list[Pat
     fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
     return paths
-
-
-def plot_landscape(path: Path, dx: np.ndarray, dy: np.ndarray, energy: np.ndarray,
-                   true_opt: tuple[float, float], title: str) -> Path:
-    """Energy over a (dx, dy) grid with the true optimum (goal offset) marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 4.4))
-    im = ax.pcolormesh(dx * 100, dy * 100, energy.T, shading="auto", cmap="viridis")
-    fig.colorbar(im, ax=ax, label="energy")
-    i, j = np.unravel_index(np.argmin(energy), energy.shape)
-    ax.plot(dx[i] * 100, dy[j] * 100, "P", color="white", mec="black", ms=11,
-            label="energy minimum")
-    ax.plot(true_opt[0] * 100, true_opt[1] * 100, "r*", ms=12, label="true optimum")
-    ax.set(xlabel="dx (cm)", ylabel="dy (cm)", title=title)
-    ax.set_xlim(dx[0] * 100, dx[-1] * 100)
-    ax.set_ylim(dy[0] * 100, dy[-1] * 100)
-    fig.legend(loc="lower center", ncol=2, fontsize=8)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -23,7 +23,14 @@ import numpy as np
 
 from vjepa2_planner_node.evaluation import tasks as T
 from vjepa2_planner_node.evaluation.client import EvalError, start_client
-from vjepa2_planner_node.evaluation.report import plot_episodes, plot_landscape, write_results
+from vjepa2_planner_node.evaluation.media import (
+    print_media,
+    write_episode_media,
+    write_run_summary,
+)
+from vjepa2_planner_node.evaluation.report import plot_episodes, write_results
+from vjepa2_world_model.progress import iterate
+from vjepa2_world_model.viz.plots import plot_landscape
 
 TASKS = ("reach", "grasp-cube", "grasp-cup", "reach-with-object", "pick-place")
 DEFAULT_CHECKPOINT = "weights/sim_tiny"
@@ -202,9 +209,18 @@ def pick_place_episode(c: Any, i: int, rng: np.random.Generator,
                    {"place_xy": place_xy.tolist(), "cube_final": cube[:3].tolist()})
 
 
+def _chosen_action(c: Any, goal_rgb: np.ndarray) -> tuple[float, float] | None:
+    """(dx, dy) the running planner chooses for one step toward ``goal_rgb`` (executed)."""
+    from vjepa2_planner_node.image_codec import array_to_image_msg
+
+    _, records = c.plan([array_to_image_msg(goal_rgb)], [1], ["landscape"])
+    return (records[0].action[0], records[0].action[1]) if records else None
+
+
 def energy_landscape(checkpoint: str, obs_rgb: np.ndarray, goal_rgb: np.ndarray,
                      state7: np.ndarray, true_offset: np.ndarray, path: Path,
-                     half_width: float = 0.1, n: int = 21) -> Path:
+                     half_width: float = 0.1, n: int = 21,
+                     chosen: tuple[float, float] | None = None) -> Path:
     """Energy of one-step plans over a (dx, dy) grid around the current state (PNG)."""
     import torch
 
@@ -224,7 +240,7 @@ def energy_landscape(checkpoint: str, obs_rgb: np.ndarray, goal_rgb: np.ndarray,
                                torch.from_numpy(grid))
         e = energy(pred, z[1]).reshape(n, n).numpy()
     return plot_landscape(path, dx, dy, e, (float(true_offset[0]), float(true_offset[1])),
-                          "energy over (dx, dy), one step ahead")
+                          "energy over (dx, dy), one step ahead", chosen)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             rng = np.random.default_rng(ns.seed)
             episodes: list[T.Episode] = []
             goals = T.sample_reach_goals(ns.episodes, ns.seed)
-            for i in range(ns.episodes):
+            for i in iterate(range(ns.episodes), desc=f"eval {task}", unit="episode"):
                 if stack is not None:
                     stack.check()
                 if task == "reach":
@@ -283,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     budgets = [int(b) for b in ns.budgets.split(",")]
                     episodes.append(pick_place_episode(c, i, rng, budgets))
+                print_media(f"[eval] {task} {i}", write_episode_media(out, episodes[-1],
+                                                                       c.frame_log))
             meta = {"command": "vjepa2 eval " + " ".join(argv or sys.argv[1:]),
                     "checkpoint": ns.checkpoint, "preset": ns.preset or "bringup default",
                     "hold_margin": ns.hold_margin, "gripper_margin": ns.gripper_margin,
@@ -291,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             plots = plot_episodes(out, task, episodes)
             print(f"[eval] {task}: {summaries[task]}\n[eval] wrote {out}/{task}.md, .json, "
                   + ", ".join(str(p) for p in plots), flush=True)
+        if summaries:
+            print(f"[eval] summary figure: {write_run_summary(out, summaries)}", flush=True)
         if "reach" in tasks and not ns.no_landscape:
             # landscape around the start pose for a goal in the (dx, dy) plane of the grid
             off = np.random.default_rng(ns.seed + 1).uniform(0.04, 0.07, 2)
@@ -298,8 +318,10 @@ def main(argv: list[str] | None = None) -> int:
             c.move_to(T.START_XYZ + np.array([off[0], off[1], 0.0]))
             goal_rgb, goal_xyz = c.rgb(c.fresh_image()), c.gt("ee")[:3]
             c.move_to(T.START_XYZ)
-            p = energy_landscape(ns.checkpoint, c.rgb(c.fresh_image()), goal_rgb, c.state(),
-                                 goal_xyz - c.gt("ee")[:3], out / "reach_landscape.png")
+            obs_rgb, state, offset = c.rgb(c.fresh_image()), c.state(), goal_xyz - c.gt("ee")[:3]
+            chosen = _chosen_action(c, goal_rgb)
+            p = energy_landscape(ns.checkpoint, obs_rgb, goal_rgb, state, offset,
+                                 out / "reach_landscape.png", chosen=chosen)
             print(f"[eval] wrote {p}")
     except KeyboardInterrupt:
         print("\n[eval] interrupted: stopping the stack; finished tasks' results are kept",

@@ -195,6 +195,8 @@ def _worker(args: argparse.Namespace, indices: list[int], wid: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vjepa2_world_model.progress import iterate, outputs
+
     ap = argparse.ArgumentParser(prog="vjepa2 collect", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="data/sim/episodes")
     ap.add_argument("--episodes", type=int, default=200)
@@ -217,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({args.episodes - len(todo)} already done)", flush=True)
     t = time.time()
     if args.workers <= 1:
-        _worker(args, todo, 0)
+        _worker(args, iterate(todo, desc="collect", unit="episode"), 0)
     else:
         import multiprocessing as mp
 
@@ -226,14 +228,28 @@ def main(argv: list[str] | None = None) -> int:
                  for w in range(args.workers)]
         for p in procs:
             p.start()
-        for p in procs:
-            p.join()
+        _join_with_progress(procs, out, todo)
     wall = time.time() - t
     if todo:
         real = len(todo) * args.steps / args.fps
         print(f"collect: {len(todo)} episodes x {args.steps} steps in {wall:.0f}s wall "
               f"= {real / wall:.1f}x real time (4 fps recording)", flush=True)
+    outputs("collect", episodes=out, worker_logs=out / "collect_worker*.log")
     return 0
+
+
+def _join_with_progress(procs: list, out: Path, todo: list[int]) -> None:
+    """Wait for the worker processes, counting finished episodes (bar with ETA)."""
+    from vjepa2_world_model.progress import progress
+
+    bar = progress(desc="collect", total=len(todo), unit="episode")
+    while any(p.is_alive() for p in procs):
+        done = sum((out / f"ep_{i:05d}" / "metadata.yaml").exists() for i in todo)
+        bar.update(done - bar.n)
+        time.sleep(2.0)
+    bar.close()
+    for p in procs:
+        p.join()
 
 
 if __name__ == "__main__":

@@ -98,7 +98,9 @@ def build_cache(episodes: list[Path], encoder: torch.nn.Module, out_dir: Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     encoder.eval()
     t0, n_new = time.time(), 0
-    for k, ep_path in enumerate(episodes):
+    from vjepa2_world_model.progress import iterate
+
+    for k, ep_path in enumerate(iterate(episodes, desc="cache-features", unit="episode")):
         dst = out_dir / f"{ep_path.name}.npz"
         if dst.exists():
             continue
@@ -153,5 +155,5 @@ def main(argv: list[str] | None = None) -> int:
     build_cache(eps, encoder, out, args.batch, reader=reader)
     (out / "manifest.json").write_text(json.dumps(
         {"encoder": str(args.encoder), "hash": out.name, "episodes": [e.name for e in eps]}))
-    print(f"cache ready: {out}")
+    print(f"cache ready: {out} ({len(eps)} episodes, manifest.json)")
     return 0

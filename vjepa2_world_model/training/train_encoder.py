@@ -414,7 +414,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"train-encoder: {e}", file=sys.stderr)
         return 3
     print(f"train-encoder: stopped ({summary['stopped']}) at step {summary['step']}")
+    _print_outputs(cfg, summary)
     return 0
+
+
+def _print_outputs(cfg: dict, summary: dict) -> None:
+    from vjepa2_world_model.progress import outputs
+
+    run = Path(cfg["run_dir"])
+    done = summary["stopped"] == "done" and cfg.get("export", {}).get("path")
+    outputs("train-encoder", run_dir=run, checkpoint=run / "ckpt_last.pt", log=run / "log.txt",
+            loss_plot=run / "loss.png", **({"weights": cfg["export"]["path"]} if done else {}))
 
 
 if __name__ == "__main__":
