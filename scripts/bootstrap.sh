@@ -16,7 +16,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[bootstrap] installing dependencies (torch==2.13.0 CPU wheel, ROS 2 from PyPI, franky-sim...)"
   # torch first and pinned, so nothing can resolve a CUDA build.
   .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q -e ".[dev]"
+  .venv/bin/pip install -q -e ".[pip-ros,dev]"
   echo "$want" > "$stamp"
 fi
 if [ -x scripts/build_interfaces.sh ]; then

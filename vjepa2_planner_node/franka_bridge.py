@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -223,33 +224,83 @@ class FrankaBridge(Node):
             goal_handle.abort()
         return result
 
+    # ----------------------------------------------------------------- process shutdown
+    def begin_shutdown(self, reason: str) -> None:
+        """Stop the arm first (a running delta ends, its client gets the result)."""
+        if self.controller.stop():
+            self.get_logger().warning(f"{reason}: arm motion stopped")
+
+    def shutdown_ready(self) -> bool:
+        return not self.controller.busy
+
     def destroy_node(self) -> None:
         self.controller.shutdown()
         super().destroy_node()
 
 
+def _port_listening(port: int) -> bool:
+    """A local TCP socket is listening on ``port`` (read from /proc: no connection made)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]  # noqa: SIM115
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if len(f) > 3 and f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
+
+
+def wait_for_sim(signals: Any, timeout: float, port: int = 1337) -> bool:
+    """Wait until the simulator on this machine listens on the libfranka port, so the first
+    connection attempt does not fail ("Connection to FCI refused") while it starts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not signals.stop_reason():
+        if _port_listening(port):
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``vjepa2 franka-bridge`` / ``python -m vjepa2_planner_node.franka_bridge``."""
+    """Entry point of ``vjepa2 franka-bridge`` / ``python -m vjepa2_planner_node.franka_bridge``.
+
+    ``--wait-for-sim true`` (the bringups pass ``${use_sim}``): wait up to
+    ``--wait-for-sim-timeout`` s for the simulated robot before connecting. On SIGINT /
+    SIGTERM, or when the parent process is gone, the arm is stopped, then the node exits.
+    """
+    import argparse
+
+    from vjepa2_planner_node.ros_common import init_process, run_nodes
+
     args = sys.argv[1:] if argv is None else list(argv)
-    rclpy.init(args=["franka_bridge", *args])
+    ap = argparse.ArgumentParser(prog="franka_bridge", add_help=False)
+    ap.add_argument("--wait-for-sim", default="false")
+    ap.add_argument("--wait-for-sim-timeout", type=float, default=120.0)
+    own, rest = ap.parse_known_args(args)
+    signals = init_process("franka_bridge", ["franka_bridge", *rest])
     node = None
-    code = 0
     try:
+        if own.wait_for_sim.strip().lower() in ("true", "1", "yes", "on") and not wait_for_sim(
+                signals, own.wait_for_sim_timeout):
+            if signals.stop_reason():
+                return 0
+            print(f"franka_bridge: no simulated robot listening after "
+                  f"{own.wait_for_sim_timeout:.0f} s; connecting anyway", file=sys.stderr)
         node = FrankaBridge()
-        executor = rclpy.executors.MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    except ValueError as exc:
-        print(f"franka_bridge: {exc}", file=sys.stderr)
-        code = 2
-    finally:
+    except KeyboardInterrupt:
         if node is not None:
             node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return code
+        return 0
+    except ValueError as exc:
+        print(f"franka_bridge: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if node is None:
+            rclpy.try_shutdown()
+    run_nodes([node], signals, executor=rclpy.executors.MultiThreadedExecutor(num_threads=4))
+    return 0
 
 
 if __name__ == "__main__":

@@ -278,16 +278,20 @@ class GoalSelectorNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vjepa2_planner_node.world_model_node import run_nodes
+    from vjepa2_planner_node.ros_common import init_process, run_nodes
 
-    rclpy.init(args=sys.argv if argv is None else ["goal_selector", *argv])
+    signals = init_process("goal_selector",
+                           sys.argv if argv is None else ["goal_selector", *argv])
     try:
         node = GoalSelectorNode()
     except ParamError as e:
         print(f"goal_selector: {e}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    run_nodes([node])
+    except KeyboardInterrupt:
+        rclpy.try_shutdown()
+        return 0
+    run_nodes([node], signals)
     return 0
 
 

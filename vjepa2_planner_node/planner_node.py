@@ -48,7 +48,13 @@ from vjepa2_planner_node.planner_logic import (
     expand_budgets,
     run_goals,
 )
-from vjepa2_planner_node.ros_common import LATCHED_QOS, ActionClient, array_to_ee_delta, declare
+from vjepa2_planner_node.ros_common import (
+    LATCHED_QOS,
+    ActionClient,
+    array_to_ee_delta,
+    declare,
+    init_process,
+)
 from vjepa2_planner_node.ros_env import require_interfaces
 from vjepa2_planner_node.world_model_core import WorldModelCore
 from vjepa2_planner_node.world_model_node import WorldModelNode, exit_code, run_nodes
@@ -105,6 +111,7 @@ class PlannerNode(Node):
         self._active_name = ""
         self._stop = threading.Event()
         self._busy = threading.Lock()
+        self._shutting_down = ""
         self._last_exec_done = -math.inf
         self._obs_stamp_ns = 0
         self.status_pub = self.create_publisher(PlannerStatus, "~/status", 10)
@@ -125,6 +132,15 @@ class PlannerNode(Node):
                             callback_group=MutuallyExclusiveCallbackGroup())
         self._publish_status(StepReport(0, 0, "", IDLE, message="ready"))
 
+    # -- process shutdown (ros_common.run_nodes) -------------------------------------
+    def begin_shutdown(self, reason: str) -> None:
+        """End a running goal (its client gets an aborted result) and refuse new ones."""
+        self._shutting_down = reason
+        self._stop.set()
+
+    def shutdown_ready(self) -> bool:
+        return not self._busy.locked()
+
     # -- small callbacks -------------------------------------------------------------
     def _on_active_name(self, msg: String) -> None:
         self._active_name = msg.data
@@ -135,6 +151,9 @@ class PlannerNode(Node):
         return res
 
     def _on_goal(self, _goal) -> GoalResponse:  # noqa: ANN001
+        if self._shutting_down:
+            self.get_logger().warning("rejecting PlanToGoal: the planner is shutting down")
+            return GoalResponse.REJECT
         if self._busy.locked():
             self.get_logger().warning("rejecting PlanToGoal: already planning")
             return GoalResponse.REJECT
@@ -216,6 +235,8 @@ class PlannerNode(Node):
             result.success, result.final_energy = out.success, float(out.final_energy)
             result.steps, result.goals_reached, result.message = (
                 out.steps, out.goals_reached, out.message)
+            if self._shutting_down and not out.success:
+                result.message = f"planner shutting down ({self._shutting_down}): {out.message}"
             if out.state == "canceled" and goal_handle.is_cancel_requested:
                 goal_handle.canceled()
             elif out.success:
@@ -344,7 +365,7 @@ class PlannerNode(Node):
 
 def main(argv: list[str] | None = None) -> int:
     """planner_node process: world_model + planner nodes sharing one model."""
-    rclpy.init(args=sys.argv if argv is None else ["planner_node", *argv])
+    signals = init_process("planner_node", sys.argv if argv is None else ["planner_node", *argv])
     try:
         wm = WorldModelNode()
         planner = PlannerNode(wm.core)
@@ -352,7 +373,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"planner_node: {e}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    run_nodes([wm, planner])
+    except KeyboardInterrupt:  # stopped while loading the model
+        rclpy.try_shutdown()
+        return 0
+    run_nodes([wm, planner], signals)
     return exit_code([wm])
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from vjepa2_planner_node.interrupts import ShutdownSignals
 from vjepa2_planner_node.params import ParamError
 from vjepa2_planner_node.ros_env import ensure_ros_env
 
@@ -109,3 +110,70 @@ def check_topic_type(
         if time.monotonic() >= deadline:
             return
         time.sleep(0.05)
+
+
+def init_process(name: str, args: list[str] | None) -> ShutdownSignals:
+    """``rclpy.init`` without rclpy's signal handlers, plus ours (see ShutdownSignals).
+
+    rclpy's handlers shut the context down on the first SIGINT, under running callbacks
+    (``RCLError: publisher's context is invalid``) and before a node could stop its work;
+    ours let ``run_nodes`` stop the nodes in order first.
+    """
+    import rclpy
+    from rclpy.signals import SignalHandlerOptions
+
+    signals = ShutdownSignals(name).install()
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    return signals
+
+
+def run_nodes(nodes: list[Node], signals: ShutdownSignals | None = None,
+              executor: Any = None, grace_s: float = 8.0) -> str:
+    """Spin ``nodes`` until a signal, the parent's exit, a node's ``fatal``/``failed`` or
+    an external shutdown; then stop them in order. Returns why it stopped.
+
+    Orderly stop: each node's ``begin_shutdown(reason)`` runs (planner: end the goal and
+    answer its client; bridge: stop the arm), the executor keeps spinning until every
+    node's ``shutdown_ready()`` (or ``grace_s``), so results still reach their clients;
+    then the executor is shut down before the nodes are destroyed and the context last.
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+    ex = executor if executor is not None else MultiThreadedExecutor(num_threads=4)
+    for n in nodes:
+        ex.add_node(n)
+    if signals is not None:
+        signals.running()
+    why = ""
+    try:
+        while not why:
+            if signals is not None:
+                why = signals.stop_reason()
+            for n in nodes:
+                if getattr(n, "fatal", None) or getattr(n, "failed", False):
+                    why = why or f"{n.get_name()} failed"
+            if not rclpy.ok():
+                why = why or "context shut down"
+            if not why:
+                ex.spin_once(timeout_sec=0.1)
+        if rclpy.ok():
+            nodes[0].get_logger().info(f"stopping: {why}")
+            for n in nodes:
+                if hasattr(n, "begin_shutdown"):
+                    n.begin_shutdown(why)
+            deadline = time.monotonic() + grace_s
+            while time.monotonic() < deadline and rclpy.ok() and not all(
+                    getattr(n, "shutdown_ready", lambda: True)() for n in nodes):
+                ex.spin_once(timeout_sec=0.05)
+            flush = time.monotonic() + 0.3  # let the last results / status messages out
+            while time.monotonic() < flush and rclpy.ok():
+                ex.spin_once(timeout_sec=0.05)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        why = why or "interrupted"
+    finally:
+        ex.shutdown(timeout_sec=5.0)
+        for n in nodes:
+            n.destroy_node()
+        rclpy.try_shutdown()
+    return why

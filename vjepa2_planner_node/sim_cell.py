@@ -22,8 +22,9 @@ Parameters: config ("" = config/sim_cell.yaml), hostname (127.0.0.1), realtime (
 camera ("" = the config's render.camera), camera_topic, camera_info_topic,
 camera_rate (10.0), width/height (256), camera_frame (ext_cam), base_frame (base),
 stamp_source (sim|wall), publish_clock (true), gt_rate (20.0), seed (-1),
-cube_pose / cup_pose ([]).  If the server process dies the node logs it and exits with
-status 1.
+cube_pose / cup_pose ([]), scene_file ("" = none; the bringups give goals_dir/scene.yaml:
+its cube_xy / cup_xy lay the objects out as in the goal images).  If the server process
+dies the node logs it and exits with status 1.
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ PARAMS: dict[str, Any] = {
     "publish_clock": True,
     "gt_rate": 20.0,
     "seed": -1,
+    # YAML with cube_xy / cup_xy (goals_dir/scene.yaml, written with the goal images): the
+    # objects start there, and /sim/place_objects puts them back; "" or missing = random
+    "scene_file": "",
 }
 POSE_PARAMS = tuple(f"{n}_pose" for n in OBJECT_NAMES)
 
@@ -156,6 +160,7 @@ class SimCellNode(Node):
         if p["camera"] not in self.cfg["cameras"]:
             raise ValueError(f"camera {p['camera']!r} not in the sim config cameras")
         seed = int(p["seed"])
+        self._scene = self._scene_layout()
         self.rng = np.random.default_rng(seed if seed >= 0 else None)
 
         import mujoco
@@ -178,6 +183,8 @@ class SimCellNode(Node):
         self.server = server or SimServerProcess(self.cfg, p["hostname"], float(p["realtime"]))
         if not self.server.alive:
             self.server.start(initial_poses=self._initial_poses())
+        if self._scene:
+            self.get_logger().info(f"scene laid out from {p['scene_file']}: {self._scene}")
         self.get_logger().info(
             f"franky-sim server up on {p['hostname']} (pid {self.server.pid}); "
             f"camera {p['camera']} {p['width']}x{p['height']} @ {p['camera_rate']} Hz")
@@ -210,8 +217,26 @@ class SimCellNode(Node):
         self.failed = False
 
     # ----------------------------------------------------------- helpers
+    def _scene_layout(self) -> dict[str, list[float]]:
+        """Object x/y from ``scene_file`` ({} when none): how the goal images were made."""
+        path = str(self.p.get("scene_file") or "")
+        if not path:
+            return {}
+        from pathlib import Path
+
+        import yaml
+
+        if not Path(path).is_file():
+            self.get_logger().info(f"no scene file {path}: random object placement")
+            return {}
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        return {n: [float(v) for v in data[f"{n}_xy"]] for n in OBJECT_NAMES
+                if isinstance(data.get(f"{n}_xy"), list)}
+
     def _initial_poses(self) -> dict[str, np.ndarray]:
         poses = sample_object_poses(self.cfg, self.rng)
+        for name, xy in self._scene.items():
+            poses[name] = parse_object_pose(name, xy, poses[name])
         for name in OBJECT_NAMES:
             param = f"{name}_pose"
             try:
@@ -310,28 +335,26 @@ class SimCellNode(Node):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vjepa2 sim-cell`` / ``python -m vjepa2_planner_node.sim_cell``."""
+    from vjepa2_planner_node.ros_common import init_process, run_nodes
+
     args = sys.argv[1:] if argv is None else list(argv)
-    rclpy.init(args=["sim_cell", *args])
+    signals = init_process("sim_cell", ["sim_cell", *args])
     node = None
-    code = 0
     try:
         node = SimCellNode()
-        while rclpy.ok() and not node.failed:
-            rclpy.spin_once(node, timeout_sec=0.1)
-        code = 1 if node.failed else 0
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    except (RuntimeError, ValueError) as exc:
-        if rclpy.ok():  # else: a signal shut the context down mid-callback
-            print(f"sim_cell: {exc}", file=sys.stderr)
-            code = 2
-    finally:
+    except KeyboardInterrupt:  # stopped while the simulator was starting
         if node is not None:
             node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        rclpy.try_shutdown()
+        return 0
+    except (RuntimeError, ValueError) as exc:
+        print(f"sim_cell: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    # one thread: rendering and the simulator handle are not shared between threads
+    run_nodes([node], signals, executor=rclpy.executors.SingleThreadedExecutor())
     time.sleep(0.05)
-    return code
+    return 1 if node.failed else 0
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ from vjepa2_planner_node.ros_common import (
     LATCHED_QOS,
     check_topic_type,
     declare,
+    init_process,
+    run_nodes,
     stamp_to_sec,
     topic_type_problem,
 )
@@ -188,40 +190,20 @@ class WorldModelNode(Node):
         self.diag_pub.publish(arr)
 
 
-def run_nodes(nodes: list[Node]) -> None:
-    """Spin nodes in one MultiThreadedExecutor until shutdown, Ctrl-C or a node's ``fatal``.
-
-    A fatal startup error found late (a wrong-typed topic discovered after start) stops
-    the loop here, so the context is never shut down under running callbacks; the
-    executor is shut down before the nodes are destroyed."""
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-
-    ex = MultiThreadedExecutor(num_threads=4)
-    for n in nodes:
-        ex.add_node(n)
-    try:
-        while rclpy.ok() and not any(getattr(n, "fatal", None) for n in nodes):
-            ex.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        ex.shutdown(timeout_sec=5.0)
-        for n in nodes:
-            n.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
-
-
 def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    rclpy.init(args=sys.argv if argv is None else ["world_model_node", *argv])
+    signals = init_process("world_model_node",
+                           sys.argv if argv is None else ["world_model_node", *argv])
     try:
         node = WorldModelNode()
     except ParamError as e:
         print(f"world_model_node: {e}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    run_nodes([node])
+    except KeyboardInterrupt:
+        rclpy.try_shutdown()
+        return 0
+    run_nodes([node], signals)
     return exit_code([node])
 
 

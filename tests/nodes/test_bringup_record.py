@@ -35,13 +35,12 @@ def _bringup_yaml(tmp: Path, ckpt: str, planner_extra: dict) -> Path:
             "fake_cell": {"module": "tests.nodes.fake_cell", "parameters": {}},
             "planner_node": {
                 "module": "vjepa2_planner_node.planner_node",
-                "parameters": {
-                    "world_model": {"checkpoint": "${checkpoint}", "device": "${device}",
-                                    "camera_topic": "${camera_topic}"},
-                    "planner": {"goals_dir": "${goals_dir}", **planner_extra}}},
+                "parameters": {"checkpoint": "${checkpoint}", "device": "${device}",
+                               "camera_topic": "${camera_topic}", "goals_dir": "${goals_dir}",
+                               **planner_extra}},
             "goal_selector": {
                 "module": "vjepa2_planner_node.goal_selector",
-                "parameters": {"goal_selector": {"goals_dir": "${goals_dir}"}}},
+                "parameters": {"goals_dir": "${goals_dir}"}},
         },
     }
     path = tmp / "test_bringup.yaml"

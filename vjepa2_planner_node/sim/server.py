@@ -143,6 +143,26 @@ def run_child(cfg: dict[str, Any], hostname: str, shm_name: str | None, realtime
     return 0
 
 
+def mujoco_log_dir() -> str:
+    """Where the server runs: MuJoCo writes MUJOCO_LOG.TXT (warnings such as an unstable
+    simulation) into the working directory, so not the user's (or the repository's) but
+    the ROS log directory ($ROS_LOG_DIR, else ~/.ros/log)."""
+    d = os.environ.get("ROS_LOG_DIR") or os.path.join(
+        os.environ.get("ROS_HOME") or os.path.expanduser("~/.ros"), "log")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def _child_env() -> dict[str, str]:
+    """The environment with this package importable from any working directory."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ)
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in parts:
+        env["PYTHONPATH"] = os.pathsep.join([root, *parts])
+    return env
+
+
 class SimServerProcess:
     """Parent-side handle of the sim server process (start, state snapshot, placement)."""
 
@@ -170,7 +190,8 @@ class SimServerProcess:
                "--config-json", json.dumps(self.cfg), "--shm", self._shm.name,
                "--parent-pid", str(os.getpid()), "--initial-poses", json.dumps(poses)]
         self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True, bufsize=1)
+                                        text=True, bufsize=1, cwd=mujoco_log_dir(),
+                                        env=_child_env())
         threading.Thread(target=self._read_events, args=(self.process,), daemon=True).start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
