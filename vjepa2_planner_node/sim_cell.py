@@ -306,6 +306,10 @@ class SimCellNode(Node):
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vjepa2 sim-cell`` / ``python -m vjepa2_planner_node.sim_cell``."""
     args = sys.argv[1:] if argv is None else list(argv)
+    own = args[:args.index("--ros-args")] if "--ros-args" in args else args
+    if "-h" in own or "--help" in own:
+        print(__doc__)
+        return 0
     rclpy.init(args=["sim_cell", *args])
     node = None
     code = 0
