@@ -19,9 +19,11 @@ Ownership rules (the arm obeys one client at a time):
   every command is refused ("stopped ... call resume") until ``resume()``;
 - the measured TCP pose is computed from the measured joint angles (``fr3_kinematics``,
   see there why the state's ``O_T_EE`` is not used); while moving and while holding,
-  a measured position farther than ``MotionLimits.tracking_tolerance`` from every
-  commanded position of the last ``tracking_window`` s (servo lag) stops the motion
-  and latches the fault "tracking error ..." (also on ``fault``) until ``resume()``;
+  a measured position farther than ``MotionLimits.tracking_tolerance`` sideways from
+  the motion's straight commanded path, or still that far from the target
+  ``settle_timeout`` s after the command ended (blocked, unreachable; servo lag alone is
+  tolerated), or drifting that far while holding, stops the motion and latches the
+  fault "tracking error ..." (also on ``fault``) until ``resume()``;
 - the goal timeout must be finite, 0 (= ``default_timeout``) .. ``max_timeout`` s:
   anything else is refused by name before anything moves.
 """
@@ -63,9 +65,10 @@ class MotionLimits:
     default_timeout: float = 20.0  # s, whole delta incl. gripper (goal timeout <= 0)
     settle_time: float = 0.05  # s, hold the final pose before reporting done
     max_timeout: float = 600.0  # s, largest goal timeout a client may ask for
-    tracking_tolerance: float = 0.02  # m, measured TCP vs the recent commanded path
-    tracking_window: float = 0.25  # s of commanded path the measured TCP may lag behind
+    tracking_tolerance: float = 0.02  # m, measured TCP off the commanded straight path
     stop_wait: float = 1.0  # s, stop() waits at most this long for the arm to be at rest
+    settle_tolerance: float = 0.002  # m, "done" once the measured TCP is this close ...
+    settle_timeout: float = 3.0  # s, ... else a tracking fault if still > tracking_tolerance
 
     def duration(self, dist: float, angle: float) -> float:
         return max(self.min_duration, _MJ_PEAK * dist / self.max_linear_vel,
@@ -511,10 +514,6 @@ class FrankaController:
         tol = self.limits.tracking_tolerance
         worst = 0.0
         last_cmd = p0.copy()
-        window = self.limits.tracking_window
-        n_hist = max(1, int(round(window / 0.0002)))  # ring buffer: >= 5 kHz cycles
-        path = np.tile(p0, (n_hist, 1))  # commanded positions ...
-        path_t = np.zeros(n_hist)  # ... and their (control) times
         rel = Rotation.from_euler("xyz", req.action[3:6]).as_rotvec()
         dist, angle = float(np.linalg.norm(req.action[:3])), float(np.linalg.norm(rel))
         # Rodrigues terms of the relative rotation: R(s) = I + sin(s a) K + (1 - cos(s a)) K^2.
@@ -537,15 +536,13 @@ class FrankaController:
             cycle += 1
             if cycle % 10 == 0 or cycle == 1:  # published state fresh at 100 Hz
                 tcp = self._update(state)
-                recent = path[path_t >= t - window]
-                if recent.size == 0:
-                    recent = last_cmd[None]
-                err = float(np.min(np.linalg.norm(recent - tcp[:3, 3], axis=1)))
+                err = _segment_distance(tcp[:3, 3], p0, p1)
                 worst = max(worst, err)
                 if err > tol and stopping is None:
                     reason = (f"tracking error: measured TCP {np.round(tcp[:3, 3], 3).tolist()} "
-                              f"is {err:.3f} m from the commanded path (now at "
-                              f"{np.round(last_cmd, 3).tolist()}, tolerance {tol:.3f} m)")
+                              f"is {err:.3f} m off the commanded path "
+                              f"{np.round(p0, 3).tolist()} -> {np.round(p1, 3).tolist()} "
+                              f"(tolerance {tol:.3f} m)")
                     self._latch_tracking(reason)
             if stopping is None:
                 if req.cancel.is_set() or self._stop_motion.is_set():
@@ -567,7 +564,6 @@ class FrankaController:
                 finished = t - t_s >= self.limits.stop_time
             pose[:3, 3] = p0 + s * (p1 - p0)
             last_cmd = pose[:3, 3].copy()
-            path[cycle % n_hist], path_t[cycle % n_hist] = last_cmd, t
             pose[:3, :3] = r0 + math.sin(s * angle) * k_r0 + (1.0 - math.cos(s * angle)) * kk_r0
             cmd = pf.CartesianPose(pose.flatten(order="F").tolist())
             if finished:
@@ -586,7 +582,21 @@ class FrankaController:
             elif "error" in g_done:
                 reason = reason or f"gripper error: {g_done['error']}"
         state = robot.read_once()
-        self._update(state)
+        tcp = self._update(state)
+        deadline = time.monotonic() + (0.0 if reason else self.limits.settle_timeout)
+        last_rot = pose[:3, :3].copy()
+        while ((np.linalg.norm(tcp[:3, 3] - last_cmd) > self.limits.settle_tolerance
+                or _angle(tcp[:3, :3], last_rot) > 0.005)
+               and time.monotonic() < deadline and not self._stop_motion.is_set()):
+            time.sleep(0.005)  # the arm is still catching up with the last command
+            tcp = self._update(robot.read_once())
+        miss = float(np.linalg.norm(tcp[:3, 3] - last_cmd))
+        if not reason and miss > tol:
+            reason = (f"tracking error: measured TCP {np.round(tcp[:3, 3], 3).tolist()} is "
+                      f"{miss:.3f} m from the commanded {np.round(last_cmd, 3).tolist()} "
+                      f"{self.limits.settle_timeout:g} s after the motion (tolerance "
+                      f"{tol:.3f} m)")
+            self._latch_tracking(reason)
         self._hold_pos = last_cmd
         self.last_tracking_error = worst
         final = self.state7()
@@ -594,6 +604,14 @@ class FrankaController:
             self._log("warn", f"motion {reason}")
             return ExecutionResult(False, reason, clamped=clamped, state=final)
         return ExecutionResult(True, "done", clamped=clamped, state=final)
+
+
+def _segment_distance(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Distance of point ``x`` from the segment ``a`` -> ``b``."""
+    ab = b - a
+    n2 = float(ab @ ab)
+    s = 0.0 if n2 < 1e-12 else min(1.0, max(0.0, float((x - a) @ ab) / n2))
+    return float(np.linalg.norm(x - (a + s * ab)))
 
 
 def _angle(rot_a: np.ndarray, rot_b: np.ndarray) -> float:

@@ -135,7 +135,9 @@ def test_bursts_never_leave_the_box(cell: Cell) -> None:
             f"{sum(r is None for r in results)}/{BURST} results never arrived"
         assert all(r.message for r in results), "empty result message"
         ok = [r for r in results if r.success]
-        assert 1 <= len(ok) <= 3, [r.message for r in results][:5]  # not a queue of 60
+        # one at a time, never queued: goals that arrive while one runs end "busy"; a few
+        # arriving after it ended may run (each from where the arm really is)
+        assert 1 <= len(ok) < BURST // 2, [r.message for r in results][:5]
         busy = [r for r in results if not r.success]
         assert all("busy" in r.message for r in busy), {r.message for r in busy}
     time.sleep(0.5)
@@ -147,6 +149,9 @@ def test_bursts_never_leave_the_box(cell: Cell) -> None:
 
 
 def test_absurd_timeout_rejected_before_motion(cell: Cell) -> None:
+    s = cell.node.fresh_state(after=time.monotonic())
+    assert cell.node.send([0.45 - s[0], -s[1], 0.25 - s[2], 0, 0, 0, 0]).success  # free air
+    time.sleep(0.5)
     p0 = cell.gt.latest()[2]
     for bad in (1e10, float("nan"), float("inf"), -5.0):
         h = cell.node.send([0, 0, 0.05, 0, 0, 0, 0], timeout=bad, wait=False)
