@@ -60,10 +60,13 @@ def main(argv: list[str] | None = None) -> int:
                 t_req = time.monotonic()
                 node.call_trigger("/franka/stop", timeout=10.0)
                 t_rep = time.monotonic()
-                time.sleep(1.0)
+                # wait for 0.5 s of sim time after the reply (a loaded machine runs slow)
+                wait_for(lambda t_rep=t_rep: len(s := cell.gt.since(t_rep)) > 1
+                         and s[-1][1] - s[0][1] > 0.5, 20.0)
                 s = cell.gt.since(t_rep)
                 still = [x[2] for x in s if x[1] >= s[0][1] + 0.1]
-                moved = max(float(np.linalg.norm(p - still[0])) for p in still)
+                moved = max((float(np.linalg.norm(p - still[0])) for p in still),
+                            default=float("nan"))
                 stops.append((t_rep - t_req, moved))
                 node.call_trigger("/franka/resume", timeout=10.0)
             wait_for(lambda futs=futs: all(f.done() for f in futs), 60.0)

@@ -66,7 +66,7 @@ class MotionLimits:
     settle_time: float = 0.05  # s, hold the final pose before reporting done
     max_timeout: float = 600.0  # s, largest goal timeout a client may ask for
     tracking_tolerance: float = 0.02  # m, measured TCP off the commanded straight path
-    stop_wait: float = 1.0  # s, stop() waits at most this long for the arm to be at rest
+    stop_wait: float = 1.5  # s, stop() waits at most this long for the arm to be at rest
     settle_tolerance: float = 0.002  # m, "done" once the measured TCP is this close ...
     settle_timeout: float = 3.0  # s, ... else a tracking fault if still > tracking_tolerance
 
@@ -248,7 +248,7 @@ class FrankaController:
             req.result = ExecutionResult(False, "stopped before execution")
             req.done.set()
         if active is not None:
-            active.done.wait(self.limits.stop_wait)
+            active.done.wait(self.limits.stop_wait + self.limits.stop_time + 0.5)
         return active is not None or dropped
 
     def resume(self) -> str:
@@ -583,11 +583,14 @@ class FrankaController:
                 reason = reason or f"gripper error: {g_done['error']}"
         state = robot.read_once()
         tcp = self._update(state)
-        deadline = time.monotonic() + (0.0 if reason else self.limits.settle_timeout)
+        # Wait until the arm has caught up with the last command (servo lag), also after
+        # a stop: stop() answers once the arm is at rest, not just the command.
+        settle = self.limits.settle_timeout
+        deadline = time.monotonic() + (min(settle, self.limits.stop_wait) if reason else settle)
         last_rot = pose[:3, :3].copy()
         while ((np.linalg.norm(tcp[:3, 3] - last_cmd) > self.limits.settle_tolerance
                 or _angle(tcp[:3, :3], last_rot) > 0.005)
-               and time.monotonic() < deadline and not self._stop_motion.is_set()):
+               and time.monotonic() < deadline and self._running):
             time.sleep(0.005)  # the arm is still catching up with the last command
             tcp = self._update(robot.read_once())
         miss = float(np.linalg.norm(tcp[:3, 3] - last_cmd))
