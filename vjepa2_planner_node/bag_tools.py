@@ -4,6 +4,12 @@ Recording subscribes raw (serialized CDR, no deserialisation) and writes with
 ``rosbags``; replay publishes the raw bytes through real rclpy publishers at the
 original timing (``--rate`` scales it). Custom vjepa2_interfaces types are registered
 in the bag's typestore from the package's .msg files.
+
+Replay checks what it read: the message count against the bag's metadata, storage read
+errors and messages that do not decode as their type (skipped) are reported, and
+``vjepa2 replay`` exits 1 when anything was lost.  Message classes are imported only
+from ``KNOWN_MSG_PACKAGES`` (a bag cannot make replay import an arbitrary module).
+SIGINT and SIGTERM stop it, also during a long gap between messages.
 """
 
 from __future__ import annotations
@@ -30,6 +36,15 @@ DEFAULT_TOPICS = [
     "/planner/ee_delta",
 ]
 LATCHED_PREFIXES = ("/goals/",)
+KNOWN_MSG_PACKAGES = frozenset({
+    "std_msgs", "sensor_msgs", "geometry_msgs", "builtin_interfaces", "vjepa2_interfaces",
+    "diagnostic_msgs", "visualization_msgs", "rosgraph_msgs", "action_msgs",
+    "rcl_interfaces", "tf2_msgs", "nav_msgs", "unique_identifier_msgs",
+})
+
+
+class BagReadError(RuntimeError):
+    """A bag could not be read completely."""
 INTERFACES_MSG_DIR = REPO_ROOT / "ros2_ws" / "src" / "vjepa2_interfaces" / "msg"
 
 
@@ -47,11 +62,17 @@ def typestore() -> Any:
 
 
 def message_class(type_name: str) -> type:
-    """'pkg/msg/Type' -> the rclpy message class."""
+    """'pkg/msg/Type' -> the rclpy message class (``pkg`` in ``KNOWN_MSG_PACKAGES``)."""
     parts = type_name.split("/")
-    if len(parts) != 3:
+    if len(parts) != 3 or parts[1] != "msg" or not all(p.isidentifier() for p in parts):
         raise ValueError(f"bad message type name {type_name!r} (want pkg/msg/Type)")
-    return getattr(importlib.import_module(f"{parts[0]}.{parts[1]}"), parts[2])
+    if parts[0] not in KNOWN_MSG_PACKAGES:
+        raise ValueError(f"message package {parts[0]!r} of {type_name!r} is not a known "
+                         f"message package ({', '.join(sorted(KNOWN_MSG_PACKAGES))})")
+    cls = getattr(importlib.import_module(f"{parts[0]}.{parts[1]}"), parts[2], None)
+    if cls is None:
+        raise ValueError(f"no message type {type_name!r}")
+    return cls
 
 
 def _qos(topic: str) -> Any:
@@ -158,19 +179,56 @@ def record_main(argv: list[str] | None = None) -> int:
 
 
 # -- replay --------------------------------------------------------------------------
-def read_bag(
-    path: str | Path, topics: list[str] | None = None
-) -> list[tuple[str, str, int, bytes]]:
-    """All (topic, type, timestamp_ns, raw CDR) of a bag, in time order."""
+def read_bag_checked(
+    path: str | Path, topics: list[str] | None = None, decode: bool = True
+) -> tuple[list[tuple[str, str, int, bytes]], list[str]]:
+    """(messages, problems): every readable (topic, type, timestamp_ns, raw CDR) in time
+    order, and what was lost (storage errors, count below the metadata's, messages that
+    do not decode as their type when ``decode``; those are left out)."""
     from rosbags.rosbag2 import Reader
 
     out = []
-    with Reader(Path(path)) as reader:
-        conns = [c for c in reader.connections if topics is None or c.topic in topics]
-        for conn, stamp, data in reader.messages(connections=conns):
-            out.append((conn.topic, conn.msgtype, stamp, bytes(data)))
+    problems: list[str] = []
+    ts = typestore() if decode else None
+    undecodable: dict[str, int] = {}
+    expected = 0
+    try:
+        with Reader(Path(path)) as reader:
+            conns = [c for c in reader.connections if topics is None or c.topic in topics]
+            expected = sum(int(c.msgcount) for c in conns)
+            try:
+                for conn, stamp, data in reader.messages(connections=conns):
+                    raw = bytes(data)
+                    if ts is not None:
+                        try:
+                            ts.deserialize_cdr(raw, conn.msgtype)
+                        except Exception:  # noqa: BLE001  (any decode failure = lost)
+                            undecodable[conn.topic] = undecodable.get(conn.topic, 0) + 1
+                            continue
+                    out.append((conn.topic, conn.msgtype, stamp, raw))
+            except Exception as e:  # noqa: BLE001  (rosbags/mcap raise many kinds)
+                problems.append(f"read error after {len(out)} messages: "
+                                f"{type(e).__name__}: {e}")
+    except Exception as e:  # noqa: BLE001
+        raise BagReadError(f"cannot open bag {path}: {type(e).__name__}: {e}") from None
+    for topic, n in sorted(undecodable.items()):
+        problems.append(f"{n} message(s) on {topic} do not decode as their type (skipped)")
+    got = len(out) + sum(undecodable.values())
+    if got < expected:
+        problems.append(f"read {got} of the {expected} messages the metadata lists")
     out.sort(key=lambda m: m[2])
-    return out
+    return out, problems
+
+
+def read_bag(
+    path: str | Path, topics: list[str] | None = None
+) -> list[tuple[str, str, int, bytes]]:
+    """All (topic, type, timestamp_ns, raw CDR) of a bag, in time order; BagReadError
+    naming the loss if anything could not be read."""
+    msgs, problems = read_bag_checked(path, topics, decode=False)
+    if problems:
+        raise BagReadError(f"bag {path}: " + "; ".join(problems))
+    return msgs
 
 
 def replay(
@@ -181,14 +239,20 @@ def replay(
     node: Any = None,
     start_delay: float = 0.2,
     wait_subscribers: float = 2.0,
+    problems: list[str] | None = None,
 ) -> int:
-    """Publish a bag's messages raw at original timing; returns messages published."""
+    """Publish a bag's messages raw at original timing; returns messages published.
+
+    What could not be read, decoded or published is appended to ``problems`` (pass a
+    list); topics of unknown message packages are skipped and reported there."""
     ensure_ros_env()
     import rclpy
 
-    if rate <= 0:
+    if not rate > 0:
         raise ValueError(f"rate must be > 0, got {rate}")
-    msgs = read_bag(path, topics)
+    problems = [] if problems is None else problems
+    msgs, lost = read_bag_checked(path, topics)
+    problems.extend(lost)
     own_ctx = not rclpy.ok()
     if own_ctx:
         rclpy.init()
@@ -196,9 +260,16 @@ def replay(
     node = node or rclpy.create_node("vjepa2_replay")
     stop = stop or threading.Event()
     pubs: dict[str, Any] = {}
+    skipped: dict[str, int] = {}
     for topic, type_name, _, _ in msgs:
-        if topic not in pubs:
+        if topic in pubs or topic in skipped:
+            continue
+        try:
             pubs[topic] = node.create_publisher(message_class(type_name), topic, _qos(topic))
+        except (ImportError, ValueError) as e:
+            skipped[topic] = 0
+            problems.append(f"not replaying {topic}: {e}")
+    msgs = [m for m in msgs if m[0] in pubs]
     deadline = time.monotonic() + wait_subscribers  # let subscribers match the publishers
     while time.monotonic() < deadline and not stop.is_set():
         if all(p.get_subscription_count() > 0 for p in pubs.values()):
@@ -237,9 +308,18 @@ def replay_main(argv: list[str] | None = None) -> int:
         return 2
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    n = replay(ns.bag, ns.topics, ns.rate, stop, wait_subscribers=ns.wait)
-    print(f"replayed {n} messages from {ns.bag}")
-    return 0
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    problems: list[str] = []
+    try:
+        n = replay(ns.bag, ns.topics, ns.rate, stop, wait_subscribers=ns.wait,
+                   problems=problems)
+    except (BagReadError, ValueError) as e:
+        print(f"vjepa2 replay: {e}", file=sys.stderr)
+        return 2
+    print(f"replayed {n} messages from {ns.bag}" + (" (stopped)" if stop.is_set() else ""))
+    for p in problems:
+        print(f"vjepa2 replay: LOST: {p}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 # -- closed-loop replay (planner tests) ----------------------------------------------

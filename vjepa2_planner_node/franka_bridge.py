@@ -6,17 +6,27 @@ All robot logic lives in ``franka_control.FrankaController`` and ``safety.Safety
 Publishes at ``publish_rate`` Hz (wall-clock stamps, frame ``base_frame``):
 ``/franka/current_pose`` (PoseStamped, TCP), ``/franka/ee_state`` (Float64MultiArray 7-D:
 xyz, extrinsic xyz Euler, gripper 0..1 closed=1), ``/franka/joint_states`` (JointState,
-fr3_joint1..7 + fr3_finger_joint1/2); ``/franka/status`` (String "ok" | "fault: ...",
-1 Hz and on change); ``/franka/safety_events`` (String, every rejection/clamp/fault).
+fr3_joint1..7 + fr3_finger_joint1/2); ``/franka/status`` (String "ok" | "ok: executing" |
+"stopped: ..." | "fault: ...", 1 Hz and on change); ``/franka/safety_events`` (String,
+every rejection/clamp/fault).  The pose is computed from the measured joints
+(``fr3_kinematics``).
 
 Serves ``action_name`` (/franka/execute_delta, vjepa2_interfaces/ExecuteDelta): blocking
 smooth motion by the delta, result success/clamped/executed/state/message; cancel stops
-the robot.  ``/franka/stop`` (std_srvs/Trigger) halts any motion immediately.
+the robot.  One motion at a time: a goal arriving while another runs is aborted at once
+with "busy: ..." (no queue); each delta is re-checked against the pose it starts from.
+``/franka/stop`` (std_srvs/Trigger) halts any motion, answers once the arm is at rest and
+latches: every goal is refused until ``/franka/resume`` (Trigger), which also releases a
+latched tracking fault (measured pose off the commanded path by > ``tracking_tolerance``).
+Stop/resume and state publishing run on their own node and executor thread, so a flood
+of goals cannot delay them.  Every abort carries a message.
 
 Parameters: robot_ip, publish_rate, base_frame, action_name, safety_mode (clamp|reject),
 workspace_min/max [x y z], max_translation, max_rotation, max_linear_vel,
-max_angular_vel, min_duration, stop_time, command_timeout, gripper_threshold,
-grasp_width, grasp_force, gripper_speed.
+max_angular_vel, min_duration, stop_time, command_timeout, max_timeout,
+tracking_tolerance, gripper_threshold, grasp_width, grasp_force, gripper_speed.
+The default workspace is inside the FR3's reachable, well-conditioned region with the
+hand down (measured with the sim: ``python -m bench.probe_workspace``).
 """
 
 from __future__ import annotations
@@ -35,9 +45,10 @@ ensure_ros_env()
 
 import rclpy  # noqa: E402
 import rclpy.executors  # noqa: E402
+import rclpy.node  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.action import ActionServer, CancelResponse, GoalResponse  # noqa: E402
-from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup  # noqa: E402,E501
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray, String  # noqa: E402
@@ -48,7 +59,8 @@ from vjepa2_planner_node.franka_control import (  # noqa: E402
     GripperConfig,
     MotionLimits,
 )
-from vjepa2_planner_node.safety import SafetyLimits  # noqa: E402
+from vjepa2_planner_node.ros_common import action_service_qos  # noqa: E402
+from vjepa2_planner_node.safety import DEFAULT_WORKSPACE, SafetyLimits  # noqa: E402
 
 DELTA_FIELDS = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper")
 JOINT_NAMES = [f"fr3_joint{i}" for i in range(1, 8)] + ["fr3_finger_joint1", "fr3_finger_joint2"]
@@ -59,8 +71,8 @@ PARAMS: dict[str, Any] = {
     "base_frame": "fr3_link0",
     "action_name": "/franka/execute_delta",
     "safety_mode": "clamp",
-    "workspace_min": [0.2, -0.45, 0.015],
-    "workspace_max": [0.8, 0.45, 0.7],
+    "workspace_min": list(DEFAULT_WORKSPACE[0]),
+    "workspace_max": list(DEFAULT_WORKSPACE[1]),
     "max_translation": 0.15,
     "max_rotation": 0.8,
     "max_linear_vel": 0.15,
@@ -68,6 +80,8 @@ PARAMS: dict[str, Any] = {
     "min_duration": 0.3,
     "stop_time": 0.1,
     "command_timeout": 20.0,
+    "max_timeout": 600.0,
+    "tracking_tolerance": 0.02,
     "gripper_threshold": 0.2,
     "grasp_width": 0.0,
     "grasp_force": 40.0,
@@ -96,18 +110,28 @@ class FrankaBridge(Node):
             max_linear_vel=float(p["max_linear_vel"]),
             max_angular_vel=float(p["max_angular_vel"]),
             min_duration=float(p["min_duration"]), stop_time=float(p["stop_time"]),
-            default_timeout=float(p["command_timeout"]))
-        if min(limits.max_linear_vel, limits.max_angular_vel, limits.stop_time) <= 0:
-            raise ValueError("max_linear_vel, max_angular_vel and stop_time must be > 0")
+            default_timeout=float(p["command_timeout"]), max_timeout=float(p["max_timeout"]),
+            tracking_tolerance=float(p["tracking_tolerance"]))
+        if not min(limits.max_linear_vel, limits.max_angular_vel, limits.stop_time,
+                   limits.tracking_tolerance) > 0:
+            raise ValueError("max_linear_vel, max_angular_vel, stop_time and "
+                             "tracking_tolerance must be > 0")
+        if not 0 < limits.default_timeout <= limits.max_timeout < 1e6:
+            raise ValueError("need 0 < command_timeout <= max_timeout < 1e6 s")
         gripper = GripperConfig(
             threshold=float(p["gripper_threshold"]), grasp_width=float(p["grasp_width"]),
             grasp_force=float(p["grasp_force"]), speed=float(p["gripper_speed"]))
 
-        self.pub_pose = self.create_publisher(PoseStamped, "/franka/current_pose", 10)
-        self.pub_state = self.create_publisher(Float64MultiArray, "/franka/ee_state", 10)
-        self.pub_joints = self.create_publisher(JointState, "/franka/joint_states", 10)
-        self.pub_status = self.create_publisher(String, "/franka/status", 10)
-        self.pub_events = self.create_publisher(String, "/franka/safety_events", 10)
+        # Stop/resume + state publishing: their own node, spun by its own executor thread
+        # (``io_node``), so no load on the action server can delay them.
+        self.io_node = rclpy.node.Node("franka_bridge_io")
+        io = self.io_node
+        self.pub_pose = io.create_publisher(PoseStamped, "/franka/current_pose", 10)
+        self.pub_state = io.create_publisher(Float64MultiArray, "/franka/ee_state", 10)
+        self.pub_joints = io.create_publisher(JointState, "/franka/joint_states", 10)
+        self.pub_status = io.create_publisher(String, "/franka/status", 10)
+        self.pub_events = io.create_publisher(String, "/franka/safety_events", 10)
+        self._status_lock = threading.Lock()
         self.controller = FrankaController(str(p["robot_ip"]), safety, limits, gripper,
                                            log=self._log)
         self._cancel_events: dict[bytes, threading.Event] = {}
@@ -118,11 +142,15 @@ class FrankaBridge(Node):
         self.action_server = ActionServer(
             self, ExecuteDelta, str(p["action_name"]), execute_callback=self._on_execute,
             goal_callback=lambda _g: GoalResponse.ACCEPT, cancel_callback=self._on_cancel,
-            callback_group=group)
-        self.create_service(Trigger, "/franka/stop", self._on_stop, callback_group=group)
-        self.create_timer(1.0 / float(p["publish_rate"]), self._publish_state,
-                          callback_group=group)
-        self.create_timer(1.0, self._publish_status, callback_group=group)
+            callback_group=group, result_timeout=300, **action_service_qos())
+        io.create_service(Trigger, "/franka/stop", self._on_stop,
+                          callback_group=MutuallyExclusiveCallbackGroup())
+        io.create_service(Trigger, "/franka/resume", self._on_resume,
+                          callback_group=MutuallyExclusiveCallbackGroup())
+        io.create_timer(1.0 / float(p["publish_rate"]), self._publish_state,
+                        callback_group=MutuallyExclusiveCallbackGroup())
+        io.create_timer(1.0, self._publish_status,
+                        callback_group=MutuallyExclusiveCallbackGroup())
         self._last_status = ""
         self.controller.start()
         self.get_logger().info(f"franka_bridge: robot {p['robot_ip']}, action {p['action_name']}")
@@ -166,13 +194,24 @@ class FrankaBridge(Node):
         js.velocity = [float(v) for v in snap.dq] + [0.0, 0.0]
         self.pub_joints.publish(js)
 
+    def status_text(self) -> str:
+        c = self.controller
+        fault, latched = c.fault, c.latched
+        if fault is not None:
+            return f"fault: {fault}"
+        if latched is not None:
+            return latched if latched.startswith("stopped") else f"stopped: {latched}"
+        return "ok: executing" if c.busy else "ok"
+
     def _publish_status(self) -> None:
-        fault = self.controller.fault
-        text = "ok" if fault is None else f"fault: {fault}"
-        if self.controller.busy and fault is None:
-            text = "ok: executing"
-        self.pub_status.publish(String(data=text))
-        self._last_status = text
+        with self._status_lock:
+            text = self.status_text()
+            self.pub_status.publish(String(data=text))
+            self._last_status = text
+
+    def _publish_status_if_changed(self) -> None:
+        if self.status_text() != self._last_status:
+            self._publish_status()
 
     # ----------------------------------------------------------------- commands
     def _on_stop(self, _req: Trigger.Request, resp: Trigger.Response) -> Trigger.Response:
@@ -180,6 +219,14 @@ class FrankaBridge(Node):
         resp.success = True
         resp.message = "motion stopped" if was_moving else "robot was not moving"
         self.get_logger().warning(f"stop service: {resp.message}")
+        self._publish_status()
+        return resp
+
+    def _on_resume(self, _req: Trigger.Request, resp: Trigger.Response) -> Trigger.Response:
+        released = self.controller.resume()
+        resp.success, resp.message = True, f"resumed; released: {released}"
+        self.get_logger().info(f"resume service: {resp.message}")
+        self._publish_status()
         return resp
 
     def _on_cancel(self, goal_handle: Any) -> CancelResponse:
@@ -189,6 +236,18 @@ class FrankaBridge(Node):
         return CancelResponse.ACCEPT
 
     def _on_execute(self, goal_handle: Any) -> Any:
+        try:
+            return self._execute_goal(goal_handle)
+        except Exception as exc:  # noqa: BLE001  (never an empty abort)
+            msg = f"bridge error: {type(exc).__name__}: {exc}"
+            self.get_logger().error(msg)
+            result = self._ExecuteDelta.Result()
+            result.success, result.message = False, msg
+            if goal_handle.is_active:
+                goal_handle.abort()
+            return result
+
+    def _execute_goal(self, goal_handle: Any) -> Any:
         goal = goal_handle.request
         action = np.array([getattr(goal.delta, f) for f in DELTA_FIELDS], dtype=np.float64)
         key = bytes(goal_handle.goal_id.uuid)
@@ -204,6 +263,7 @@ class FrankaBridge(Node):
             r = self.controller.execute(action, float(goal.timeout), progress, cancel)
         finally:
             self._cancel_events.pop(key, None)
+        self._publish_status_if_changed()
         result = self._ExecuteDelta.Result()
         result.success, result.clamped, result.message = bool(r.success), bool(r.clamped), \
             r.message
@@ -214,6 +274,8 @@ class FrankaBridge(Node):
             setattr(result.executed, f, float(v))
         if r.state is not None:
             result.state = [float(v) for v in r.state]
+        if not result.message:
+            result.message = "failed (no reason given)" if not r.success else "done"
         if not r.success:
             self.get_logger().warning(f"delta {np.round(action, 4).tolist()} failed: {r.message}")
         if cancel.is_set() and goal_handle.is_cancel_requested:
@@ -235,6 +297,7 @@ class FrankaBridge(Node):
 
     def destroy_node(self) -> None:
         self.controller.shutdown()
+        self.io_node.destroy_node()
         super().destroy_node()
 
 
@@ -299,7 +362,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if node is None:
             rclpy.try_shutdown()
-    run_nodes([node], signals, executor=rclpy.executors.MultiThreadedExecutor(num_threads=4))
+    # stop / resume / state publishing spin on their own executor thread (``io_node``)
+    io_executor = rclpy.executors.MultiThreadedExecutor(num_threads=2)
+    io_executor.add_node(node.io_node)
+    threading.Thread(target=io_executor.spin, name="bridge-io", daemon=True).start()
+    try:
+        run_nodes([node], signals, executor=rclpy.executors.MultiThreadedExecutor(num_threads=4))
+    finally:
+        io_executor.shutdown(timeout_sec=1.0)
     return 0
 
 

@@ -9,6 +9,23 @@ open = move), enforces ``SafetyLimits`` on every command, stops within
 ``MotionLimits.stop_time`` on ``stop()`` / cancel, and survives faults: a lost
 connection or control exception marks the controller faulted, commands are refused,
 and it reconnects + runs automatic error recovery when the robot is back.
+
+Ownership rules (the arm obeys one client at a time):
+- one motion at a time: ``execute`` while another motion is queued or running returns
+  at once with "busy: ..." (nothing is queued behind a running motion);
+- every delta is checked by ``SafetyLimits`` against the current pose when it arrives
+  and again against the pose the motion actually starts from (a clamp there shrinks it);
+- ``stop()`` halts the motion, waits (bounded) until the arm is at rest and latches:
+  every command is refused ("stopped ... call resume") until ``resume()``;
+- the measured TCP pose is computed from the measured joint angles (``fr3_kinematics``,
+  see there why the state's ``O_T_EE`` is not used); while moving and while holding,
+  a measured position farther than ``MotionLimits.tracking_tolerance`` sideways from
+  the motion's straight commanded path, or still that far from the target
+  ``settle_timeout`` s after the command ended (blocked, unreachable; servo lag alone is
+  tolerated), or drifting that far while holding, stops the motion and latches the
+  fault "tracking error ..." (also on ``fault``) until ``resume()``;
+- the goal timeout must be finite, 0 (= ``default_timeout``) .. ``max_timeout`` s:
+  anything else is refused by name before anything moves.
 """
 
 from __future__ import annotations
@@ -23,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from vjepa2_planner_node.fr3_kinematics import tcp_pose
 from vjepa2_planner_node.safety import SafetyLimits
 from vjepa2_planner_node.sim.kinematics import (
     FRANKA_HAND_MAX_WIDTH,
@@ -46,6 +64,11 @@ class MotionLimits:
     stop_time: float = 0.1  # s, deceleration to rest on stop/cancel/timeout
     default_timeout: float = 20.0  # s, whole delta incl. gripper (goal timeout <= 0)
     settle_time: float = 0.05  # s, hold the final pose before reporting done
+    max_timeout: float = 600.0  # s, largest goal timeout a client may ask for
+    tracking_tolerance: float = 0.02  # m, measured TCP off the commanded straight path
+    stop_wait: float = 1.5  # s, stop() waits at most this long for the arm to be at rest
+    settle_tolerance: float = 0.002  # m, "done" once the measured TCP is this close ...
+    settle_timeout: float = 3.0  # s, ... else a tracking fault if still > tracking_tolerance
 
     def duration(self, dist: float, angle: float) -> float:
         return max(self.min_duration, _MJ_PEAK * dist / self.max_linear_vel,
@@ -67,7 +90,7 @@ class RobotSnapshot:
     """Latest robot + gripper state (robot base frame)."""
 
     stamp: float  # time.monotonic() of the read
-    O_T_EE: np.ndarray  # 4x4 TCP pose  # noqa: N815
+    O_T_EE: np.ndarray  # 4x4 TCP pose from the measured joints (fr3_kinematics)  # noqa: N815
     q: np.ndarray
     dq: np.ndarray
     gripper_width: float
@@ -103,6 +126,11 @@ def _pose_matrix(flat16: object) -> np.ndarray:
     return np.asarray(flat16, dtype=np.float64).reshape(4, 4, order="F")
 
 
+def measured_tcp(state: object) -> np.ndarray:
+    """4x4 TCP pose from the measured joint angles and the state's ``F_T_EE``."""
+    return tcp_pose(np.asarray(state.q, dtype=np.float64), _pose_matrix(state.F_T_EE))
+
+
 class FrankaController:
     """See the module docstring.  Thread-safe; ``execute`` blocks the calling thread."""
 
@@ -130,6 +158,10 @@ class FrankaController:
         self._fault: str | None = "not connected yet"
         self._requests: queue.Queue[_Request] = queue.Queue()
         self._active: _Request | None = None
+        self._claim = threading.Lock()  # one motion at a time (held from accept to done)
+        self._latched: str | None = None  # "stopped ..." / "tracking error ..." until resume
+        self._hold_pos: np.ndarray | None = None  # commanded TCP position while idle
+        self.last_tracking_error = 0.0  # m, largest in the last motion
         self._stop_motion = threading.Event()
         self._running = False
         self._thread: threading.Thread | None = None
@@ -171,11 +203,20 @@ class FrankaController:
 
     @property
     def fault(self) -> str | None:
-        return self._fault
+        """Connection fault, else a latched tracking fault, else None."""
+        if self._fault is not None:
+            return self._fault
+        latched = self._latched
+        return latched if latched is not None and latched.startswith("tracking") else None
+
+    @property
+    def latched(self) -> str | None:
+        """Why commands are refused until ``resume()`` (stop or tracking fault), or None."""
+        return self._latched
 
     @property
     def busy(self) -> bool:
-        return self._active is not None
+        return self._active is not None or self._claim.locked()
 
     def snapshot(self) -> RobotSnapshot | None:
         with self._lock:
@@ -187,19 +228,49 @@ class FrankaController:
 
     # ------------------------------------------------------------------ commands
     def stop(self) -> bool:
-        """Halt the current motion (decelerates within ``stop_time``). True if one was active."""
+        """Halt the motion, wait until the arm is at rest (<= ``stop_wait``), latch.
+
+        Returns True if a motion was active or queued.  Commands are refused until
+        ``resume()``.
+        """
+        self._latched = "stopped by /franka/stop: call /franka/resume to move again"
         active = self._active
         self._stop_motion.set()
         if active is not None:
             active.cancel.set()
+        dropped = False
         while True:  # queued, not started requests are dropped
             try:
                 req = self._requests.get_nowait()
             except queue.Empty:
                 break
+            dropped = True
             req.result = ExecutionResult(False, "stopped before execution")
             req.done.set()
-        return active is not None
+        if active is not None:
+            active.done.wait(self.limits.stop_wait + self.limits.stop_time + 0.5)
+        return active is not None or dropped
+
+    def resume(self) -> str:
+        """Release a latched stop / tracking fault; returns what was released."""
+        released, self._latched = self._latched, None
+        self._stop_motion.clear()
+        self._hold_pos = None  # re-read at the next idle cycle
+        if released:
+            self._log("info", f"resumed (was: {released})")
+        return released or "nothing was latched"
+
+    def _check_timeout(self, timeout: object) -> float | str:
+        """The timeout to use, or why ``timeout`` is refused."""
+        lim = self.limits
+        try:
+            t = float(timeout)
+        except (TypeError, ValueError):
+            return f"timeout {timeout!r} is not a number"
+        if not math.isfinite(t) or t < 0 or t > lim.max_timeout:
+            return (f"timeout {t!r} s refused: must be finite, 0 (= {lim.default_timeout:g} s "
+                    f"default) .. {lim.max_timeout:g} s")
+        return t if t > 0 else lim.default_timeout
 
     def execute(
         self,
@@ -209,10 +280,29 @@ class FrankaController:
         cancel: threading.Event | None = None,
     ) -> ExecutionResult:
         """Execute one 7-D delta, blocking until done, rejected, stopped or timed out."""
+        checked = self._check_timeout(timeout)
+        if isinstance(checked, str):
+            self._log("warn", f"command refused: {checked}")
+            return ExecutionResult(False, f"rejected: {checked}", rejected=True)
+        if not self._claim.acquire(blocking=False):
+            return ExecutionResult(False, "busy: another motion is running (one motion at "
+                                   "a time: wait for its result or cancel it)", rejected=True)
+        try:
+            return self._execute_claimed(action, checked, progress, cancel)
+        finally:
+            self._claim.release()
+
+    def _execute_claimed(self, action: object, timeout: float,
+                         progress: Callable[[float], None] | None,
+                         cancel: threading.Event | None) -> ExecutionResult:
         if not self.connected:
             msg = f"robot not available: {self._fault or 'not connected'}"
             self._log("warn", f"command refused: {msg}")
             return ExecutionResult(False, msg, rejected=True)
+        latched = self._latched
+        if latched is not None:
+            self._log("warn", f"command refused: {latched}")
+            return ExecutionResult(False, f"refused: {latched}", rejected=True)
         snap = self.snapshot()
         if snap is None:
             return ExecutionResult(False, "no robot state yet", rejected=True)
@@ -223,15 +313,14 @@ class FrankaController:
                                    state=snap.state7())
         if decision.clamped:
             self._log("warn", f"command clamped: {decision.message}")
-        timeout = float(timeout) if timeout and timeout > 0 else self.limits.default_timeout
         req = _Request(decision.action, timeout, progress, cancel or threading.Event())
         self._requests.put(req)
         if not req.done.wait(timeout + 5.0):
             req.cancel.set()
             req.done.wait(5.0)
         result = req.result or ExecutionResult(False, "bridge did not finish the motion")
-        result.clamped = decision.clamped
-        result.executed = decision.action
+        result.clamped = decision.clamped or result.clamped
+        result.executed = req.action  # as re-checked against the start pose
         if decision.clamped and result.success:
             result.message = f"{result.message} (clamped: {decision.message})"
         return result
@@ -254,6 +343,7 @@ class FrankaController:
             return False
         self._robot = robot
         self._update(state)
+        self._hold_pos = None
         self._fault = None
         self._log("info", f"connected to robot at {self.robot_ip}")
         return True
@@ -263,14 +353,32 @@ class FrankaController:
         self._robot = None
         self._log("error", f"robot fault: {reason}; reconnecting")
 
-    def _update(self, state: object) -> None:
+    def _update(self, state: object) -> np.ndarray:
+        tcp = measured_tcp(state)
         snap = RobotSnapshot(
-            stamp=time.monotonic(), O_T_EE=_pose_matrix(state.O_T_EE),
+            stamp=time.monotonic(), O_T_EE=tcp,
             q=np.asarray(state.q, dtype=np.float64), dq=np.asarray(state.dq, dtype=np.float64),
             gripper_width=self._gripper_width, gripper_max_width=self._gripper_max,
             robot_mode=str(state.robot_mode))
         with self._lock:
             self._snapshot = snap
+        return tcp
+
+    def _check_hold(self, tcp: np.ndarray) -> None:
+        """Idle tracking check: the arm must stay where the last motion left it."""
+        if self._hold_pos is None:
+            self._hold_pos = tcp[:3, 3].copy()
+            return
+        err = float(np.linalg.norm(tcp[:3, 3] - self._hold_pos))
+        if err > self.limits.tracking_tolerance and not (
+                self._latched or "").startswith("tracking"):
+            self._latch_tracking(f"tracking error while holding: measured TCP "
+                                 f"{np.round(tcp[:3, 3], 3).tolist()} is {err:.3f} m from "
+                                 f"the commanded {np.round(self._hold_pos, 3).tolist()}")
+
+    def _latch_tracking(self, msg: str) -> None:
+        self._latched = f"{msg}; call /franka/resume after clearing the cause"
+        self._log("error", f"robot fault: {self._latched}")
 
     def _robot_loop(self) -> None:
         next_try = 0.0
@@ -296,7 +404,7 @@ class FrankaController:
                         self._active = None
                         req.done.set()
                 else:
-                    self._update(self._robot.read_once())
+                    self._check_hold(self._update(self._robot.read_once()))
                     time.sleep(0.008)  # ~100 Hz state while idle
             except Exception as exc:  # noqa: BLE001  (pylibfranka Network/Control exceptions)
                 name = type(exc).__name__
@@ -371,20 +479,41 @@ class FrankaController:
     def _run_motion(self, req: _Request) -> ExecutionResult:
         import pylibfranka as pf
 
-        self._stop_motion.clear()
+        if req.cancel.is_set() or self._latched is not None:
+            return ExecutionResult(False, f"refused: {self._latched or 'canceled'}",
+                                   rejected=True)
         robot = self._robot
         t_wall0 = time.monotonic()
+        ctrl = robot.start_cartesian_pose_control(pf.ControllerMode.JointImpedance)
+        state, _ = ctrl.readOnce()
+        measured = self._update(state)
+        start = _pose_matrix(state.O_T_EE_c)
+        if (not np.all(np.isfinite(start))
+                or np.linalg.norm(start[:3, 3] - measured[:3, 3]) > self.limits.tracking_tolerance
+                or _angle(start[:3, :3], measured[:3, :3]) > 0.05):
+            start = measured  # the robot's commanded pose is not where the arm is
+        p0, r0 = start[:3, 3].copy(), start[:3, :3].copy()
+        # Re-check against the pose this motion really starts from.
+        closure = gripper_closure(self._gripper_width, self._gripper_max)
+        decision = self.safety.check(state7_from_pose(p0, r0, closure), req.action)
+        if not decision.accepted:
+            ctrl.writeOnce(_finished(start))
+            del ctrl
+            self._log("warn", f"command rejected at motion start: {decision.message}")
+            return ExecutionResult(False, f"rejected: {decision.message}", rejected=True,
+                                   state=self.state7())
+        clamped = not np.allclose(decision.action, req.action)
+        if clamped:
+            self._log("warn", f"command clamped at motion start: {decision.message}")
+        req.action = decision.action
         g_cmd = gripper_command(float(req.action[6]), self.gripper_cfg.threshold)
         g_done = self._start_gripper(g_cmd) if g_cmd is not None else None
         if g_cmd is not None:
             self._log("info", f"gripper {g_cmd}")
-
-        ctrl = robot.start_cartesian_pose_control(pf.ControllerMode.JointImpedance)
-        state, _ = ctrl.readOnce()
-        self._update(state)
-        start = _pose_matrix(state.O_T_EE_c)
-        p0, r0 = start[:3, 3].copy(), start[:3, :3].copy()
         p1 = p0 + req.action[:3]
+        tol = self.limits.tracking_tolerance
+        worst = 0.0
+        last_cmd = p0.copy()
         rel = Rotation.from_euler("xyz", req.action[3:6]).as_rotvec()
         dist, angle = float(np.linalg.norm(req.action[:3])), float(np.linalg.norm(rel))
         # Rodrigues terms of the relative rotation: R(s) = I + sin(s a) K + (1 - cos(s a)) K^2.
@@ -405,8 +534,16 @@ class FrankaController:
             state, dt = ctrl.readOnce()
             t += dt.to_sec()
             cycle += 1
-            if cycle % 10 == 0:  # keep the published state fresh at 100 Hz
-                self._update(state)
+            if cycle % 10 == 0 or cycle == 1:  # published state fresh at 100 Hz
+                tcp = self._update(state)
+                err = _segment_distance(tcp[:3, 3], p0, p1)
+                worst = max(worst, err)
+                if err > tol and stopping is None:
+                    reason = (f"tracking error: measured TCP {np.round(tcp[:3, 3], 3).tolist()} "
+                              f"is {err:.3f} m off the commanded path "
+                              f"{np.round(p0, 3).tolist()} -> {np.round(p1, 3).tolist()} "
+                              f"(tolerance {tol:.3f} m)")
+                    self._latch_tracking(reason)
             if stopping is None:
                 if req.cancel.is_set() or self._stop_motion.is_set():
                     reason = "stopped"
@@ -426,6 +563,7 @@ class FrankaController:
                 s = min(1.0, s_s + v_s * t_stop * (x - x**3 + 0.5 * x**4))
                 finished = t - t_s >= self.limits.stop_time
             pose[:3, 3] = p0 + s * (p1 - p0)
+            last_cmd = pose[:3, 3].copy()
             pose[:3, :3] = r0 + math.sin(s * angle) * k_r0 + (1.0 - math.cos(s * angle)) * kk_r0
             cmd = pf.CartesianPose(pose.flatten(order="F").tolist())
             if finished:
@@ -444,12 +582,52 @@ class FrankaController:
             elif "error" in g_done:
                 reason = reason or f"gripper error: {g_done['error']}"
         state = robot.read_once()
-        self._update(state)
+        tcp = self._update(state)
+        # Wait until the arm has caught up with the last command (servo lag), also after
+        # a stop: stop() answers once the arm is at rest, not just the command.
+        settle = self.limits.settle_timeout
+        deadline = time.monotonic() + (min(settle, self.limits.stop_wait) if reason else settle)
+        last_rot = pose[:3, :3].copy()
+        while ((np.linalg.norm(tcp[:3, 3] - last_cmd) > self.limits.settle_tolerance
+                or _angle(tcp[:3, :3], last_rot) > 0.005)
+               and time.monotonic() < deadline and self._running):
+            time.sleep(0.005)  # the arm is still catching up with the last command
+            tcp = self._update(robot.read_once())
+        miss = float(np.linalg.norm(tcp[:3, 3] - last_cmd))
+        if not reason and miss > tol:
+            reason = (f"tracking error: measured TCP {np.round(tcp[:3, 3], 3).tolist()} is "
+                      f"{miss:.3f} m from the commanded {np.round(last_cmd, 3).tolist()} "
+                      f"{self.limits.settle_timeout:g} s after the motion (tolerance "
+                      f"{tol:.3f} m)")
+            self._latch_tracking(reason)
+        self._hold_pos = last_cmd
+        self.last_tracking_error = worst
         final = self.state7()
         if reason:
             self._log("warn", f"motion {reason}")
-            return ExecutionResult(False, reason, state=final)
-        return ExecutionResult(True, "done", state=final)
+            return ExecutionResult(False, reason, clamped=clamped, state=final)
+        return ExecutionResult(True, "done", clamped=clamped, state=final)
+
+
+def _segment_distance(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Distance of point ``x`` from the segment ``a`` -> ``b``."""
+    ab = b - a
+    n2 = float(ab @ ab)
+    s = 0.0 if n2 < 1e-12 else min(1.0, max(0.0, float((x - a) @ ab) / n2))
+    return float(np.linalg.norm(x - (a + s * ab)))
+
+
+def _angle(rot_a: np.ndarray, rot_b: np.ndarray) -> float:
+    cos = (np.trace(rot_a.T @ rot_b) - 1.0) / 2.0
+    return float(math.acos(min(1.0, max(-1.0, cos))))
+
+
+def _finished(pose: np.ndarray) -> object:
+    import pylibfranka as pf
+
+    cmd = pf.CartesianPose(pose.flatten(order="F").tolist())
+    cmd.motion_finished = True
+    return cmd
 
 
 def _s_at(t: float, duration: float) -> float:

@@ -11,7 +11,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vjepa2_planner_node.image_codec import check_image_size
 from vjepa2_planner_node.params import check_goal_name
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_GOAL_FILE_BYTES = 64 * 1024 * 1024
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(height, width) from a PNG's IHDR header; ValueError if it is not a PNG."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if len(head) < 24 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+        raise ValueError(f"goal image {path} is not a PNG file")
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return height, width
 
 
 class GoalLibrary:
@@ -41,6 +55,7 @@ class GoalLibrary:
             raise ValueError(
                 f"goal image must be (H, W, 3) uint8 RGB, got {image_rgb.shape} {image_rgb.dtype}"
             )
+        check_image_size(*image_rgb.shape[:2], what=f"goal image {name!r}")
         if path.exists() and not overwrite:
             raise ValueError(f"goal {name!r} already exists (set overwrite)")
         tmp = path.with_suffix(".tmp.png")
@@ -54,7 +69,13 @@ class GoalLibrary:
         path = self.path(name)
         if not path.is_file():
             raise KeyError(f"no goal named {name!r} in {self.root} (have: {self.names()})")
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if path.stat().st_size > MAX_GOAL_FILE_BYTES:
+            raise ValueError(f"goal image {path} is larger than {MAX_GOAL_FILE_BYTES} bytes")
+        check_image_size(*png_size(path), what=f"goal image {path.name}")
+        try:
+            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        except cv2.error as e:
+            raise ValueError(f"goal image {path} could not be decoded: {e}") from None
         if bgr is None:
             raise ValueError(f"goal image {path} is not a readable image")
         return np.ascontiguousarray(bgr[:, :, ::-1])

@@ -10,7 +10,10 @@ Rules (as in cv_bridge ``imgmsg_to_cv2`` / ``cv2_to_imgmsg``):
 - ``step`` is the row length in bytes and may exceed ``width * C * itemsize`` (row padding);
 - multi-byte data is in the byte order ``is_bigendian`` says; arrays are returned in
   native order; messages are written in native order with ``is_bigendian`` set to match;
-- encodings are not converted silently: use ``to_rgb8`` to get RGB for the model.
+- encodings are not converted silently: use ``to_rgb8`` to get RGB for the model;
+- bounded: a side above ``MAX_IMAGE_SIDE`` px or an aspect ratio above
+  ``MAX_IMAGE_ASPECT`` raises ``ImageLimitError`` (a ValueError) before any decoding
+  (a 1 x 65535 frame would ask the model's preprocessing for ~13 GB).
 """
 
 from __future__ import annotations
@@ -40,6 +43,26 @@ ENCODINGS: dict[str, tuple[np.dtype, int]] = {
 }
 
 NATIVE_BIGENDIAN = sys.byteorder == "big"
+MAX_IMAGE_SIDE = 4096  # px
+MAX_IMAGE_ASPECT = 4.0  # long side / short side
+
+
+class ImageLimitError(ValueError):
+    """An image's dimensions are outside the accepted bounds."""
+
+
+def check_image_size(height: int, width: int, what: str = "image") -> None:
+    """ImageLimitError naming ``what`` and its size unless it is within the bounds."""
+    h, w = int(height), int(width)
+    if h <= 0 or w <= 0:
+        raise ImageLimitError(f"{what} height/width must be positive, got {h}x{w}")
+    if max(h, w) > MAX_IMAGE_SIDE:
+        raise ImageLimitError(
+            f"{what} is {h}x{w} px: a side above the {MAX_IMAGE_SIDE} px limit")
+    if max(h, w) / min(h, w) > MAX_IMAGE_ASPECT:
+        raise ImageLimitError(
+            f"{what} is {h}x{w} px: aspect ratio {max(h, w) / min(h, w):.1f} above the "
+            f"{MAX_IMAGE_ASPECT:g} limit")
 
 
 def encoding_info(encoding: str) -> tuple[np.dtype, int]:
@@ -63,8 +86,7 @@ def fields_to_array(
     """Decode Image fields to a native-order array (H, W) or (H, W, C) (a copy)."""
     dtype, channels = encoding_info(encoding)
     height, width, step = int(height), int(width), int(step)
-    if height <= 0 or width <= 0:
-        raise ValueError(f"image height/width must be positive, got {height}x{width}")
+    check_image_size(height, width)
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
         raise ValueError(

@@ -3,7 +3,9 @@
 For each (sub-)goal: observe -> stop if the observed energy is below the threshold ->
 plan (CEM) -> execute the first action (blocking, through the bridge) -> repeat, until
 the goal's step budget is spent. Stale inputs make it hold (send nothing) and resume
-when inputs return; cancel and execution faults stop it.
+when inputs return, for at most ``hold_timeout_s``; cancel, execution faults and a fault
+reported by the robot (``GoalRun.fault``, checked before every step and while holding)
+stop it.
 """
 
 from __future__ import annotations
@@ -81,7 +83,9 @@ class GoalRun:
     cancelled: Callable[[], bool]
     report: Callable[[StepReport], None] = lambda r: None
     hold_poll_s: float = 0.05
-    hold_timeout_s: float = math.inf
+    hold_timeout_s: float = 10.0
+    fault: Callable[[], str | None] = lambda: None
+    """A robot fault (e.g. the bridge's status) that must end the goal, or None."""
 
 
 def run_goals(
@@ -114,6 +118,9 @@ def run_goals(
             if run.cancelled():
                 return finish(False, CANCELED, f"canceled at step {steps}")
             t_step = time.perf_counter()
+            fault = run.fault()
+            if fault:
+                return finish(False, FAILED, f"robot fault at step {steps}: {fault}")
             obs = _wait_for_observation(run, last_seq, steps, gi, name, emit)
             if obs is None:
                 return finish(False, CANCELED, f"canceled while holding at step {steps}")
@@ -139,6 +146,9 @@ def run_goals(
             plan_ms = (time.perf_counter() - t0) * 1e3
             if run.cancelled():
                 return finish(False, CANCELED, f"canceled at step {steps}")
+            fault = run.fault()
+            if fault:
+                return finish(False, FAILED, f"robot fault at step {steps}: {fault}")
             emit(StepReport(steps, gi, name, EXECUTING, plan.energy, final_energy,
                             plan.action, plan.actions, plan_ms))
             t1 = time.perf_counter()
@@ -178,6 +188,9 @@ def _wait_for_observation(
             last_reason = obs
         if now - holding_since > run.hold_timeout_s:
             return f"inputs stale for more than {run.hold_timeout_s:.1f} s: {obs}"
+        fault = run.fault()
+        if fault:
+            return f"robot fault while holding: {fault}"
         if run.cancelled():
             return None
         time.sleep(run.hold_poll_s)

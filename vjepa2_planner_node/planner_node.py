@@ -5,9 +5,15 @@ feedback, sends each delta to the bridge's ``/franka/execute_delta`` (ExecuteDel
 action) and waits for it, re-plans from the next camera frame; stops on the energy
 threshold, step budget, cancel (also ``/planner/stop``, std_srvs/Trigger) or a fault;
 holds (sends nothing, status ``holding``) while camera/state are stale and resumes when
-they return. Publishes ``/planner/status`` (PlannerStatus), the planned EE motion and a
-status text on ``/planner/planned_motion`` (visualization_msgs/MarkerArray) and every
-commanded delta on ``/planner/ee_delta`` (EEDelta, so bags hold the commands).
+they return, for at most ``hold_timeout_s`` (default 10 s; <= 0 = forever). Reads the
+bridge's ``/franka/status``: a "fault: ..." / "stopped: ..." there fails the goal with
+that reason (also while holding: a goal never resumes by itself after a robot fault).
+One goal at a time: a request arriving while one runs is accepted and ended at once
+(aborted, "already planning: ..."), so every request gets an answer; any error while
+handling a goal aborts it with a message naming the error. Publishes ``/planner/status``
+(PlannerStatus), the planned EE motion and a status text on ``/planner/planned_motion``
+(visualization_msgs/MarkerArray) and every commanded delta on ``/planner/ee_delta``
+(EEDelta, so bags hold the commands).
 
 The process also hosts world_model_node (``world_model``) sharing one WorldModelCore,
 so a planning step never crosses a process boundary: the ROS work per step is one
@@ -51,6 +57,7 @@ from vjepa2_planner_node.planner_logic import (
 from vjepa2_planner_node.ros_common import (
     LATCHED_QOS,
     ActionClient,
+    action_service_qos,
     array_to_ee_delta,
     declare,
     init_process,
@@ -75,7 +82,8 @@ PLANNER_PARAMS = {
     "gripper_margin": -1.0,  # hold rule cost of a gripper change; < 0 = hold_margin
     "execute_action": "/franka/execute_delta",
     "execute_timeout_s": 30.0,
-    "hold_timeout_s": 0.0,  # 0 = hold until inputs return or cancel
+    "hold_timeout_s": 10.0,  # fail a goal held this long for stale inputs; <= 0 = forever
+    "bridge_status_topic": "/franka/status",
     "base_frame": "fr3_link0",
     "active_goal_name_topic": "/goals/active_name",
 }
@@ -114,6 +122,8 @@ class PlannerNode(Node):
         self._shutting_down = ""
         self._last_exec_done = -math.inf
         self._obs_stamp_ns = 0
+        self._bridge_status = ""
+        self.create_subscription(String, p["bridge_status_topic"], self._on_bridge_status, 10)
         self.status_pub = self.create_publisher(PlannerStatus, "~/status", 10)
         self.motion_pub = self.create_publisher(MarkerArray, "~/planned_motion", 1)
         from vjepa2_interfaces.msg import EEDelta
@@ -127,7 +137,8 @@ class PlannerNode(Node):
         self.server = ActionServer(
             self, PlanToGoal, "~/plan_to_goal", execute_callback=self._execute,
             goal_callback=self._on_goal, cancel_callback=lambda _g: CancelResponse.ACCEPT,
-            callback_group=ReentrantCallbackGroup(), result_timeout=120)
+            callback_group=ReentrantCallbackGroup(), result_timeout=120,
+            **action_service_qos())
         self.create_service(Trigger, "~/stop", self._on_stop,
                             callback_group=MutuallyExclusiveCallbackGroup())
         self._publish_status(StepReport(0, 0, "", IDLE, message="ready"))
@@ -145,6 +156,16 @@ class PlannerNode(Node):
     def _on_active_name(self, msg: String) -> None:
         self._active_name = msg.data
 
+    def _on_bridge_status(self, msg: String) -> None:
+        self._bridge_status = msg.data
+
+    def _bridge_fault(self) -> str | None:
+        """The bridge's fault / latched stop from /franka/status, or None."""
+        text = self._bridge_status
+        if text.startswith(("fault", "stopped")):
+            return f"bridge reports {text}"
+        return None
+
     def _on_stop(self, _req, res):  # noqa: ANN001
         self._stop.set()
         res.success, res.message = True, "stop requested"
@@ -154,9 +175,8 @@ class PlannerNode(Node):
         if self._shutting_down:
             self.get_logger().warning("rejecting PlanToGoal: the planner is shutting down")
             return GoalResponse.REJECT
-        if self._busy.locked():
-            self.get_logger().warning("rejecting PlanToGoal: already planning")
-            return GoalResponse.REJECT
+        # Otherwise always accept: a goal arriving while one runs ends at once with a
+        # reason ("already planning"), a REJECT could carry none.
         return GoalResponse.ACCEPT
 
     # -- goals -----------------------------------------------------------------------
@@ -192,60 +212,74 @@ class PlannerNode(Node):
         result = self._PlanToGoal.Result()
         if not self._busy.acquire(blocking=False):
             goal_handle.abort()
-            result.message = "already planning"
+            result.message = "already planning: another PlanToGoal is running (one at a time)"
+            self.get_logger().warning(f"PlanToGoal ended: {result.message}")
             return result
         try:
-            self._stop.clear()
-            req = goal_handle.request
-            try:
-                goals = self._resolve_goals(req)
-                budgets = expand_budgets(len(goals), list(req.step_budgets),
-                                         int(self.p["step_budget"]))
-            except (ValueError, KeyError) as e:
+            return self._execute_locked(goal_handle, result)
+        except Exception as e:  # noqa: BLE001  (every per-goal error ends with its name)
+            result.success = False
+            result.message = f"goal failed: {type(e).__name__}: {e}"
+            self.get_logger().error(result.message)
+            if goal_handle.is_active:
                 goal_handle.abort()
-                result.message = f"bad goal request: {e}"
-                self._publish_status(StepReport(0, 0, "", "failed", message=result.message))
-                return result
-            threshold = req.energy_threshold if req.energy_threshold > 0 else float(
-                self.p["energy_threshold"])
-            self._request_ctx = (len(goals), sum(budgets))
-
-            def cancelled() -> bool:
-                return goal_handle.is_cancel_requested or self._stop.is_set()
-
-            def report(r: StepReport) -> None:
-                self._publish_status(r)
-                if r.state == "step_done":
-                    fb = self._PlanToGoal.Feedback(
-                        step=r.step, goal_index=r.goal_index, goal_name=r.goal_name,
-                        energy=float(r.energy), plan_ms=r.plan_ms, execute_ms=r.execute_ms,
-                        step_ms=r.step_ms)
-                    fb.action = array_to_ee_delta(r.action, self.p["base_frame"])
-                    goal_handle.publish_feedback(fb)
-
-            hold_timeout = float(self.p["hold_timeout_s"])
-            run = GoalRun(
-                observe=self._observe,
-                observed_energy=lambda obs, zg: self.core.observed_energy(obs.z, zg),
-                plan=make_planner(self.core, self.cem),
-                execute=lambda a: self._execute_delta(a, cancelled),
-                cancelled=cancelled, report=report,
-                hold_timeout_s=hold_timeout if hold_timeout > 0 else math.inf)
-            out = run_goals(run, goals, budgets, threshold)
-            result.success, result.final_energy = out.success, float(out.final_energy)
-            result.steps, result.goals_reached, result.message = (
-                out.steps, out.goals_reached, out.message)
-            if self._shutting_down and not out.success:
-                result.message = f"planner shutting down ({self._shutting_down}): {out.message}"
-            if out.state == "canceled" and goal_handle.is_cancel_requested:
-                goal_handle.canceled()
-            elif out.success:
-                goal_handle.succeed()
-            else:
-                goal_handle.abort()
+            self._publish_status(StepReport(0, 0, "", "failed", message=result.message))
             return result
         finally:
             self._busy.release()
+
+    def _execute_locked(self, goal_handle, result):  # noqa: ANN001, ANN202
+        """Run one goal (the caller holds ``_busy``)."""
+        self._stop.clear()
+        req = goal_handle.request
+        try:
+            goals = self._resolve_goals(req)
+            budgets = expand_budgets(len(goals), list(req.step_budgets),
+                                     int(self.p["step_budget"]))
+        except (ValueError, KeyError, OSError) as e:
+            goal_handle.abort()
+            result.message = f"bad goal request: {e}"
+            self._publish_status(StepReport(0, 0, "", "failed", message=result.message))
+            return result
+        threshold = req.energy_threshold if req.energy_threshold > 0 else float(
+            self.p["energy_threshold"])
+        self._request_ctx = (len(goals), sum(budgets))
+
+        def cancelled() -> bool:
+            return goal_handle.is_cancel_requested or self._stop.is_set()
+
+        def report(r: StepReport) -> None:
+            self._publish_status(r)
+            if r.state == "step_done":
+                fb = self._PlanToGoal.Feedback(
+                    step=r.step, goal_index=r.goal_index, goal_name=r.goal_name,
+                    energy=float(r.energy), plan_ms=r.plan_ms, execute_ms=r.execute_ms,
+                    step_ms=r.step_ms)
+                fb.action = array_to_ee_delta(r.action, self.p["base_frame"])
+                goal_handle.publish_feedback(fb)
+
+        hold_timeout = float(self.p["hold_timeout_s"])
+        run = GoalRun(
+            observe=self._observe,
+            observed_energy=lambda obs, zg: self.core.observed_energy(obs.z, zg),
+            plan=make_planner(self.core, self.cem),
+            execute=lambda a: self._execute_delta(a, cancelled),
+            cancelled=cancelled, report=report,
+            hold_timeout_s=hold_timeout if hold_timeout > 0 else math.inf,
+            fault=self._bridge_fault)
+        out = run_goals(run, goals, budgets, threshold)
+        result.success, result.final_energy = out.success, float(out.final_energy)
+        result.steps, result.goals_reached, result.message = (
+            out.steps, out.goals_reached, out.message)
+        if self._shutting_down and not out.success:
+            result.message = f"planner shutting down ({self._shutting_down}): {out.message}"
+        if out.state == "canceled" and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        elif out.success:
+            goal_handle.succeed()
+        else:
+            goal_handle.abort()
+        return result
 
     def _observe(self, after_seq: int) -> Observation | str:
         """A frame received after the last executed motion, or why there is none."""

@@ -32,6 +32,20 @@ LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
 
 
 
+def action_service_qos() -> dict[str, Any]:
+    """Goal/result/cancel service QoS for action servers and clients: 1000 deep.
+
+    rclpy's default (services profile, keep last 10) silently drops requests beyond the
+    10th of a burst: 100 goals sent at once got 13 answers.  Pass as ``**kwargs``.
+    """
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    qos = QoSProfile(depth=1000, history=HistoryPolicy.KEEP_LAST,
+                     reliability=ReliabilityPolicy.RELIABLE)
+    return {"goal_service_qos_profile": qos, "result_service_qos_profile": qos,
+            "cancel_service_qos_profile": qos}
+
+
 class ActionClient(_RclpyActionClient):
     """rclpy's ActionClient, safe to create on a node that an executor already spins.
 
@@ -43,6 +57,8 @@ class ActionClient(_RclpyActionClient):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._lock = threading.Lock()
+        for k, v in action_service_qos().items():  # deep request queues (bursts)
+            kwargs.setdefault(k, v)
         super().__init__(*args, **kwargs)
 
 

@@ -20,6 +20,10 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 MODES = ("clamp", "reject")
+# Default box (m, base frame): inside the FR3's reachable, well-conditioned region with the
+# hand pointing down (sim-measured: bench/probe_workspace.py; the old 0.2..0.8 x 0.45 x 0.7
+# box reached past the arm: at x = 0.8, z = 0.3 the hand could not follow).
+DEFAULT_WORKSPACE = ((0.25, -0.35, 0.015), (0.70, 0.35, 0.55))
 
 
 @dataclass
@@ -40,8 +44,8 @@ class SafetyDecision:
 class SafetyLimits:
     """Workspace box (m, robot base frame), step limits and the clamp/reject mode."""
 
-    workspace_min: tuple[float, float, float] = (0.2, -0.45, 0.015)
-    workspace_max: tuple[float, float, float] = (0.8, 0.45, 0.7)
+    workspace_min: tuple[float, float, float] = DEFAULT_WORKSPACE[0]
+    workspace_max: tuple[float, float, float] = DEFAULT_WORKSPACE[1]
     max_translation: float = 0.15  # m per delta
     max_rotation: float = 0.8  # rad per delta
     mode: str = "clamp"

@@ -338,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     from vjepa2_planner_node.ros_common import init_process, run_nodes
 
     args = sys.argv[1:] if argv is None else list(argv)
+    own = args[:args.index("--ros-args")] if "--ros-args" in args else args
+    if "-h" in own or "--help" in own:
+        print(__doc__)
+        return 0
     signals = init_process("sim_cell", ["sim_cell", *args])
     node = None
     try:

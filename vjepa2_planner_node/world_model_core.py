@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,9 @@ class ObservationBuffer:
         return InputHealth(False, reason, frame_age, state_age)
 
 
+MAX_GOALS = 32  # encoded goals kept (LRU)
+
+
 class WorldModelCore:
     """Encoder + AC predictor with an encode cache for the latest frame and goal images."""
 
@@ -147,7 +151,7 @@ class WorldModelCore:
         self.predictor = predictor
         self.device = torch.device(device)
         self.obs = ObservationBuffer(stale_after=stale_after)
-        self.goals: dict[str, torch.Tensor] = {}
+        self.goals: OrderedDict[str, torch.Tensor] = OrderedDict()  # LRU, MAX_GOALS
         self._frame_cache: tuple[int, torch.Tensor] | None = None
         self._lock = threading.RLock()  # one model call at a time
         self.model_lock = self._lock
@@ -188,17 +192,27 @@ class WorldModelCore:
             return z
 
     def set_goal(self, name: str, image_rgb: np.ndarray) -> torch.Tensor:
-        """Encode a goal image and cache it under ``name`` (re-encodes if given again)."""
+        """Encode a goal image and cache it under ``name`` (re-encodes if given again).
+
+        The cache keeps the ``MAX_GOALS`` most recently used goals (``__active__`` is
+        never evicted); library goals are re-encoded from disk when needed again."""
         z = self.encode(image_rgb)
         with self._lock:
             self.goals[name] = z
+            self.goals.move_to_end(name)
+            for old in [k for k in self.goals if k != "__active__"][:-MAX_GOALS]:
+                del self.goals[old]
         return z
 
     def goal(self, name: str) -> torch.Tensor:
-        try:
-            return self.goals[name]
-        except KeyError:
-            raise KeyError(f"goal {name!r} is not encoded (known: {sorted(self.goals)})") from None
+        with self._lock:
+            try:
+                self.goals.move_to_end(name)
+                return self.goals[name]
+            except KeyError:
+                known = list(self.goals)
+        raise KeyError(f"goal {name!r} is not encoded (known: {known[:10]}"
+                       f"{' ...' if len(known) > 10 else ''})")
 
     # -- energies -----------------------------------------------------------------
     @staticmethod

@@ -183,7 +183,7 @@ class WorldModelNode(Node):
             kv("state_age_s", h.state_age if math.isfinite(h.state_age) else -1.0),
             kv("frames_received", self.frames_received),
             kv("frames_rejected", self.frames_rejected),
-            kv("cached_goals", ",".join(sorted(self.core.goals))),
+            kv("cached_goals", _bounded_list(sorted(self.core.goals))),
         ]
         arr = DiagnosticArray(status=[st])
         arr.header.stamp = self.get_clock().now().to_msg()
@@ -220,3 +220,9 @@ def exit_code(nodes: list[Node]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _bounded_list(names: list[str], limit: int = 10) -> str:
+    """Comma list of at most ``limit`` names, then "(+N more)" (bounded diagnostics)."""
+    head = ",".join(n[:64] for n in names[:limit])
+    return head + (f" (+{len(names) - limit} more)" if len(names) > limit else "")

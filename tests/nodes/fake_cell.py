@@ -25,7 +25,7 @@ from rclpy.action import ActionServer, CancelResponse  # noqa: E402
 from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
-from std_msgs.msg import Float64MultiArray  # noqa: E402
+from std_msgs.msg import Float64MultiArray, String  # noqa: E402
 from std_srvs.srv import SetBool, Trigger  # noqa: E402
 
 from vjepa2_planner_node.image_codec import array_to_image_msg  # noqa: E402
@@ -62,6 +62,10 @@ class FakeCell(Node):
         self.create_service(SetBool, "/fake_cell/camera_enabled", self._enable)
         self.create_service(Trigger, "/fake_cell/malformed", self._malformed)
         self.create_service(Trigger, "/fake_cell/executed", self._executed)
+        self.bridge_status = "ok"
+        self.status_pub = self.create_publisher(String, "/franka/status", 10)
+        self.create_timer(0.2, lambda: self.status_pub.publish(String(data=self.bridge_status)))
+        self.create_service(SetBool, "/fake_cell/fault", self._fault)
         ActionServer(self, ExecuteDelta, "/franka/execute_delta", self._execute,
                      cancel_callback=lambda g: CancelResponse.ACCEPT,
                      callback_group=ReentrantCallbackGroup())
@@ -83,6 +87,13 @@ class FakeCell(Node):
 
     def _enable(self, req, res):  # noqa: ANN001
         self.camera_on = bool(req.data)
+        res.success = True
+        return res
+
+    def _fault(self, req, res):  # noqa: ANN001
+        """data=True: report a bridge fault on /franka/status (as the bridge does)."""
+        self.bridge_status = "fault: robot unreachable (test)" if req.data else "ok"
+        self.status_pub.publish(String(data=self.bridge_status))
         res.success = True
         return res
 

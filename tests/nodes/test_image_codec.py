@@ -99,3 +99,21 @@ def test_real_sensor_msgs_image() -> None:
     msg.encoding = "32FC1"
     with pytest.raises(ValueError, match="colour camera frame"):
         ic.image_msg_to_rgb8(msg)
+
+
+def test_dimension_and_aspect_limits() -> None:
+    from vjepa2_planner_node.image_codec import (
+        MAX_IMAGE_SIDE,
+        ImageLimitError,
+        check_image_size,
+        fields_to_array,
+    )
+
+    with pytest.raises(ImageLimitError, match="1x65535"):
+        fields_to_array(1, 65535, "rgb8", False, 65535 * 3, b"\x00" * (65535 * 3))
+    with pytest.raises(ImageLimitError, match="aspect"):
+        fields_to_array(1, 4096, "mono8", False, 4096, b"\x00" * 4096)
+    with pytest.raises(ImageLimitError, match="limit"):
+        check_image_size(MAX_IMAGE_SIDE + 1, MAX_IMAGE_SIDE + 1)
+    check_image_size(720, 1280)  # a DROID frame is fine
+    assert fields_to_array(2, 8, "mono8", False, 8, b"\x01" * 16).shape == (2, 8)

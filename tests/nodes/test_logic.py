@@ -227,3 +227,70 @@ def test_bringup_resolve_and_validation(tmp_path) -> None:
 
 
 # the launch files themselves: tests/nodes/test_launch_files.py
+
+
+def test_robot_fault_fails_goal_also_while_holding() -> None:
+    """A fault reported by the bridge ends the goal with it; a held goal does not wait."""
+    run, log = make_run([0.9] * 10)
+    faults = iter([None, None, "bridge reports fault: robot unreachable"] + [None] * 10)
+    run.fault = lambda: next(faults)
+    out = run_goals(run, [("a", None)], [9], threshold=0.1)
+    assert out.state == FAILED and "robot unreachable" in out.message
+    assert len(log["executed"]) == 1  # nothing sent after the fault
+    run, log = make_run([0.9], obs_script=["robot state stale"] * 1000)
+    calls = {"n": 0}
+
+    def fault() -> str | None:
+        calls["n"] += 1
+        return "bridge reports fault: tracking error" if calls["n"] > 3 else None
+
+    run.fault = fault
+    out = run_goals(run, [("a", None)], [2], threshold=0.1)
+    assert out.state == FAILED and "tracking error" in out.message and not log["executed"]
+
+
+def test_hold_timeout_is_finite_by_default() -> None:
+    from vjepa2_planner_node.planner_node import PLANNER_PARAMS
+
+    assert math.isfinite(GoalRun.__dataclass_fields__["hold_timeout_s"].default)
+    assert 0 < PLANNER_PARAMS["hold_timeout_s"] < 60
+
+
+def test_goal_cache_is_bounded_lru() -> None:
+    from vjepa2_planner_node import world_model_core
+
+    core = toy_core()
+    img = np.zeros((32, 32, 3), np.uint8)
+    core.set_goal("__active__", img)
+    for i in range(world_model_core.MAX_GOALS + 50):
+        core.set_goal(f"request:g{i}", img)
+        if i == 5:
+            core.goal("request:g0")  # used again: kept longer
+    assert len(core.goals) == world_model_core.MAX_GOALS + 1  # + the pinned active goal
+    assert "__active__" in core.goals and "request:g1" not in core.goals
+    with pytest.raises(KeyError, match="not encoded"):
+        core.goal("request:g1")
+
+
+def test_goal_library_bounds_image_size(tmp_path) -> None:
+    """A PNG header claiming 40000 x 40000 -> a named ValueError, never cv2.error."""
+    import struct
+    import zlib
+
+    lib = GoalLibrary(tmp_path)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", 40000, 40000, 8, 2, 0, 0, 0)
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+           + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+    (tmp_path / "huge.png").write_bytes(png)
+    with pytest.raises(ValueError, match="40000x40000"):
+        lib.load("huge")
+    (tmp_path / "fake.png").write_bytes(b"not a png at all, just text" * 10)
+    with pytest.raises(ValueError, match="not a PNG"):
+        lib.load("fake")
+    with pytest.raises(ValueError, match="aspect"):
+        lib.save("wide", np.zeros((1, 4096, 3), np.uint8))

@@ -222,3 +222,58 @@ def test_bad_camera_topic_type_fails_at_startup_naming_it(stack) -> None:
     text = log.read_text()
     assert rc == 2, text
     assert "parameter 'camera_topic'" in text
+
+
+def test_twenty_concurrent_goals_all_answered(stack) -> None:
+    """20 PlanToGoal requests at once: each gets a goal response and a result; one runs,
+    the others end at once with a reason."""
+    futs = [stack.plan.send_goal_async(image_goal(2)) for _ in range(20)]
+    wait_until(lambda: all(f.done() for f in futs), 30,
+               lambda: f"{sum(f.done() for f in futs)}/20 goal responses")
+    handles = [f.result() for f in futs]
+    results = [h.get_result_async() for h in handles if h.accepted]
+    wait_until(lambda: all(r.done() for r in results), 90,
+               lambda: f"{sum(r.done() for r in results)}/{len(results)} results")
+    msgs = [r.result().result.message for r in results]
+    ran = [r for r in results if r.result().result.steps > 0]
+    assert len(ran) == 1, msgs
+    others = [m for r, m in zip(results, msgs, strict=True) if r not in ran]
+    assert len(others) + len(ran) + sum(not h.accepted for h in handles) == 20
+    assert all("already planning" in m for m in others), others
+
+
+def test_bridge_fault_fails_the_goal(stack) -> None:
+    """A bridge reporting a fault on /franka/status fails the goal with its reason, also
+    while the planner holds for stale inputs (it must not resume by itself later)."""
+    stack.call(SetBool, "/fake_cell/fault", SetBool.Request(data=True))
+    try:
+        time.sleep(0.5)
+        n = len(executed(stack))
+        handle, _ = send(stack, image_goal(5))
+        res = stack.result(handle.get_result_async(), 20, "result while faulted")
+        assert res.status == GoalStatus.STATUS_ABORTED
+        assert "bridge" in res.result.message and "robot unreachable" in res.result.message
+        assert len(executed(stack)) == n  # nothing was sent
+    finally:
+        stack.call(SetBool, "/fake_cell/fault", SetBool.Request(data=False))
+    stack.call(SetBool, "/fake_cell/camera_enabled", SetBool.Request(data=False))
+    try:
+        handle, _ = send(stack, image_goal(5))
+        wait_until(lambda: any(s.state == "holding" for s in stack.status[-10:]), 10, "hold")
+        stack.call(SetBool, "/fake_cell/fault", SetBool.Request(data=True))
+        res = stack.result(handle.get_result_async(), 10, "result of a held goal on fault")
+        assert res.status == GoalStatus.STATUS_ABORTED and "fault" in res.result.message
+    finally:
+        stack.call(SetBool, "/fake_cell/fault", SetBool.Request(data=False))
+        stack.call(SetBool, "/fake_cell/camera_enabled", SetBool.Request(data=True))
+
+
+def test_oversized_goal_image_named_error(stack) -> None:
+    """A 1 x 65535 goal image is refused by name (image limits), not an empty abort."""
+    img = np.zeros((1, 65535, 3), np.uint8)
+    goal = PlanToGoal.Goal(goal_names=["wide"], goal_images=[array_to_image_msg(img)],
+                           step_budgets=[1])
+    handle, _ = send(stack, goal)
+    res = stack.result(handle.get_result_async(), 20, "result of an oversized goal")
+    assert res.status == GoalStatus.STATUS_ABORTED
+    assert "image" in res.result.message and "65535" in res.result.message, res.result.message

@@ -156,6 +156,9 @@ def test_stop_service_and_cancel_halt_motion(cell: Cell) -> None:
     # discover the stop service first, so the call below reaches the bridge mid-motion
     assert "not moving" in cell.node.call_trigger("/franka/stop", timeout=3.0,
                                                    attempts=10).message
+    r = cell.node.send([0.0, 0.0, 0.01, 0, 0, 0, 0])
+    assert not r.success and "resume" in r.message  # stop latches, even when idle
+    assert cell.node.call_trigger("/franka/resume", timeout=3.0, attempts=10).success
     s0 = cell.node.fresh_state()
     handle = cell.node.send([0.0, 0.0, 0.3, 0, 0, 0, 0], wait=False)
     assert wait_for(lambda: cell.node.fresh_state()[2] > s0[2] + 0.005, 20.0)  # moving
@@ -170,6 +173,7 @@ def test_stop_service_and_cancel_halt_motion(cell: Cell) -> None:
     time.sleep(0.3)
     s1 = cell.node.fresh_state(after=time.monotonic())
     assert abs(s1[2] - r.state[2]) < 0.003  # and stays there
+    assert cell.node.call_trigger("/franka/resume").success
     handle = cell.node.send([0.0, 0.0, -0.3, 0, 0, 0, 0], wait=False)  # cancel = stop too
     assert wait_for(lambda: cell.node.fresh_state()[2] < s1[2] - 0.005, 20.0)
     cancel = handle.cancel_goal_async()
