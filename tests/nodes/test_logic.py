@@ -89,6 +89,17 @@ def test_run_goals_budget_spent_is_failure() -> None:
     assert "0/1" in out.message
 
 
+def test_run_goals_patience_moves_on_and_counts_as_not_reached() -> None:
+    run, log = make_run([0.9, 0.8, 0.85, 0.86, 0.5, 0.4, 0.3])
+    out = run_goals(run, [("a", None), ("b", None)], [9, 2], threshold=0.0, patience=2)
+    msgs = [r.message for r in log["reports"] if r.message]
+    assert any("stopped improving" in m for m in msgs), msgs
+    # goal a: steps after 0.9, 0.8, 0.85; 0.86 is the second without a gain -> goal b
+    done = [r.goal_index for r in log["reports"] if r.state == "step_done"]
+    assert done == [0, 0, 0, 1, 1] and out.steps == 5
+    assert not out.success and out.goals_reached == 0 and "0/2" in out.message
+
+
 def test_hold_while_stale_then_resume() -> None:
     stale = "camera stale: 2 s"
     run, log = make_run([0.9, 0.8, 0.7], obs_script=[None, stale, stale])

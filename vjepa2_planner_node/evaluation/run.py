@@ -1,10 +1,15 @@
 """`vjepa2 eval TASK`: evaluation episodes with the real nodes against the simulated cell.
 
-Tasks: reach, grasp-cube, grasp-cup, reach-with-object, pick-place (cube, 3 sub-goal
-images, budgets 4/10/4 as in the paper). For every episode the goal image is made the way
-a user makes one: the robot is moved to the goal scene through the bridge and the camera
-frame is captured; the scene then returns to its start and the planner must get there
-from the image alone. Outcomes are judged from ``/sim`` ground truth.
+Tasks (the paper's protocol): reach; grasp-cube / grasp-cup (goal image: the object just
+grasped, still on the table; success: a scripted lift by the judge after the episode
+raises it >= 4 cm); reach-with-object (the cube held from the start); pick-place (cube,
+3 sub-goal images grasped / carried / placed, budgets 4/10/4, from a start hovering above
+the cube); pick-place-pregrasp (a fourth "pre-grasp" image first, from the home start).
+For every episode the goal images are made the way a user makes one: the robot is moved
+to the goal scene through the bridge and the camera frame is captured; the scene then
+returns to its start and the planner must get there from the images alone. Every episode
+has its own seeded layout. Outcomes are judged from ``/sim`` ground truth (the judge
+only; the planner sees camera frames and the robot's own state).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from vjepa2_planner_node.evaluation import tasks as T
 from vjepa2_planner_node.evaluation.client import EvalError, start_client
 from vjepa2_planner_node.evaluation.report import plot_episodes, plot_landscape, write_results
 
-TASKS = ("reach", "grasp-cube", "grasp-cup", "reach-with-object", "pick-place")
+TASKS = ("reach", "grasp-cube", "grasp-cup", "reach-with-object", "pick-place",
+         "pick-place-pregrasp")
 DEFAULT_CHECKPOINT = "weights/sim_tiny"
 # Object rest layout of the manipulation tasks (xy, m); per-episode jitter is seeded.
 CUBE_XY = np.array([0.50, -0.10])
@@ -112,13 +118,16 @@ def _grasp_xy(c: Any, obj: str) -> np.ndarray:
 
 
 def _scripted_grasp(c: Any, obj: str) -> None:
+    """Scene setup (ground truth allowed): hover over the object, descend, close."""
     xy = _grasp_xy(c, obj)
     c.move_to([xy[0], xy[1], T.HOVER_Z], gripper=0.0)
     c.move_to([xy[0], xy[1], _grasp_z(obj)])
     c.set_gripper(1.0)
 
 
-def _reset_scene(c: Any, cube_xy: np.ndarray, cup_xy: np.ndarray) -> None:
+def _reset_scene(c: Any, cube_xy: np.ndarray, cup_xy: np.ndarray,
+                 start_xyz: np.ndarray | None = None) -> None:
+    """Open the hand, go home, lay the objects out; then (optionally) go to ``start_xyz``."""
     st = c.state()
     if st[6] > 0.2:
         c.set_gripper(0.0)
@@ -126,37 +135,58 @@ def _reset_scene(c: Any, cube_xy: np.ndarray, cup_xy: np.ndarray) -> None:
     c.move_to(T.START_XYZ)
     c.place_objects(list(cube_xy), list(cup_xy))
     time.sleep(0.5)
+    if start_xyz is not None:
+        c.move_to(start_xyz)
 
 
 def _layout(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return CUBE_XY + rng.uniform(-0.03, 0.03, 2), CUP_XY + rng.uniform(-0.03, 0.03, 2)
 
 
+def judge_lift(c: Any, obj: str, rest_z: float) -> dict[str, Any]:
+    """The grasp judge (not the planner): raise the hand JUDGE_LIFT_M through the bridge,
+    the gripper left as the planner left it, then read the object's ground-truth height.
+    Verdict: raised at least LIFT_SUCCESS_M above its rest height."""
+    before = c.state()
+    obj_before = float(c.gt(obj)[2])
+    ee_before = float(c.gt("ee")[2])
+    c.move_to(before[:3] + np.array([0.0, 0.0, T.JUDGE_LIFT_M]))
+    time.sleep(0.5)  # let a slipping object fall
+    obj_after = float(c.gt(obj)[2])
+    return {"rest_z": rest_z, "obj_z_before_lift": obj_before, "obj_z_after_lift": obj_after,
+            "obj_rise_cm": 100 * (obj_after - rest_z),
+            "ee_rise_cm": 100 * (float(c.gt("ee")[2]) - ee_before),
+            "gripper_at_lift": float(before[6]),
+            "lifted": T.lifted(rest_z, obj_after)}
+
+
 def grasp_episode(c: Any, i: int, obj: str, rng: np.random.Generator,
                   budget: int) -> T.Episode:
-    """Goal image: the object held and lifted. Success: object lifted at the end."""
+    """Goal image: the object just grasped (hand closed around it, still on the table).
+    Success: the judge's scripted lift after the episode raises the object >= 4 cm."""
     task = f"grasp-{obj}"
     cube_xy, cup_xy = _layout(rng)
     _reset_scene(c, cube_xy, cup_xy)
     rest_z = float(c.gt(obj)[2])
     _scripted_grasp(c, obj)
-    xy = c.state()[:2]
-    c.move_to([xy[0], xy[1], T.LIFT_Z])
     goal_img = c.fresh_image()
     goal_ee = c.gt("ee")[:3]
-    goal_lifted = T.lifted(rest_z, float(c.gt(obj)[2]))
+    goal_on_table = abs(float(c.gt(obj)[2]) - rest_z) < 0.01
     _reset_scene(c, cube_xy, cup_xy)
     start_err = _err_cm(c.gt("ee"), goal_ee)
-    result, records = c.plan([goal_img], [budget], [task], on_step=_progress(task, i))
+    result, records = c.plan([goal_img], [budget], [task], on_step=_progress(task, i),
+                             track=obj)
     final_err = _err_cm(c.gt("ee"), goal_ee)
-    ok = T.lifted(rest_z, float(c.gt(obj)[2]))
-    return _finish(task, i, result, records, ok, start_err, final_err, goal_ee.tolist(),
-                   {"goal_scene_lifted": goal_lifted})
+    judge = judge_lift(c, obj, rest_z)
+    return _finish(task, i, result, records, judge["lifted"], start_err, final_err,
+                   goal_ee.tolist(), {"goal_scene_on_table": goal_on_table, "judge": judge,
+                                      "gripper_commands": T.gripper_commands(records)})
 
 
 def reach_with_object_episode(c: Any, i: int, goal_xyz: np.ndarray, rng: np.random.Generator,
                               budget: int) -> T.Episode:
-    """Start and goal both hold the cube; success: within 4 cm and still holding it."""
+    """Start and goal both hold the cube (grasped before the goal photo and kept through
+    the return to the start); success: within 4 cm and still holding it."""
     task = "reach-with-object"
     cube_xy, cup_xy = _layout(rng)
     _reset_scene(c, cube_xy, cup_xy)
@@ -166,40 +196,70 @@ def reach_with_object_episode(c: Any, i: int, goal_xyz: np.ndarray, rng: np.rand
     goal_img = c.fresh_image()
     goal_ee = c.gt("ee")[:3]
     c.move_to(T.START_XYZ)
+    held_at_start = T.lifted(rest_z, float(c.gt("cube")[2]))
     start_err = _err_cm(c.gt("ee"), goal_ee)
-    result, records = c.plan([goal_img], [budget], [task], on_step=_progress(task, i))
+    result, records = c.plan([goal_img], [budget], [task], on_step=_progress(task, i),
+                             track="cube")
     final_err = _err_cm(c.gt("ee"), goal_ee)
     held = T.lifted(rest_z, float(c.gt("cube")[2]))
     return _finish(task, i, result, records,
                    final_err < 100 * T.REACH_SUCCESS_M and held, start_err, final_err,
-                   goal_ee.tolist(), {"held_at_end": held})
+                   goal_ee.tolist(), {"held_at_start": held_at_start, "held_at_end": held,
+                                      "gripper_commands": T.gripper_commands(records)})
 
 
-def pick_place_episode(c: Any, i: int, rng: np.random.Generator,
-                       budgets: list[int]) -> T.Episode:
-    """Three sub-goal images (grasped, carried, placed); success: cube at the place point."""
-    task = "pick-place"
-    cube_xy, cup_xy = _layout(rng)
-    place_xy = PLACE_XY + rng.uniform(-0.02, 0.02, 2)
+def pick_place_goals(c: Any, cube_xy: np.ndarray, cup_xy: np.ndarray, place_xy: np.ndarray,
+                     start_xyz: np.ndarray, pregrasp: bool) -> list[Any]:
+    """Photograph the sub-goal images as a user would: (pre-grasp: the hand open at
+    ``start_xyz`` above the cube;) just grasped (closed around the cube, on the table);
+    held near the target (above the place point); placed (cube down, hand open)."""
+    goals = []
+    if pregrasp:
+        _reset_scene(c, cube_xy, cup_xy, start_xyz)
+        goals.append(c.fresh_image())
     _reset_scene(c, cube_xy, cup_xy)
-    rest_z = float(c.gt("cube")[2])
     _scripted_grasp(c, "cube")
-    goals = [c.fresh_image()]
+    goals.append(c.fresh_image())
     c.move_to([place_xy[0], place_xy[1], T.HOVER_Z])
     goals.append(c.fresh_image())
     c.move_to([place_xy[0], place_xy[1], T.GRASP_Z + 0.005])
     c.set_gripper(0.0)
     goals.append(c.fresh_image())
-    goal_ee = c.gt("ee")[:3]
+    return goals
+
+
+def pick_place_episode(c: Any, i: int, rng: np.random.Generator, budgets: list[int],
+                       pregrasp_budget: int | None = None) -> T.Episode:
+    """Sub-goal images grasped / carried / placed (budgets 4/10/4, the paper) from a start
+    hovering above the cube (``tasks.hover_start``); with ``pregrasp_budget``, a fourth
+    "pre-grasp" image first and the home start. Success: cube resting at the place point."""
+    pregrasp = pregrasp_budget is not None
+    task = "pick-place-pregrasp" if pregrasp else "pick-place"
+    cube_xy, cup_xy = _layout(rng)
+    place_xy = PLACE_XY + rng.uniform(-0.02, 0.02, 2)
     _reset_scene(c, cube_xy, cup_xy)
+    rest_z = float(c.gt("cube")[2])
+    hover = T.hover_start(c.gt("cube")[:2], rng)
+    goals = pick_place_goals(c, cube_xy, cup_xy, place_xy, hover, pregrasp)
+    goal_ee = c.gt("ee")[:3]
+    names = ["grasp", "carry", "place"]
+    if pregrasp:
+        names, budgets = ["pregrasp", *names], [int(pregrasp_budget), *budgets]
+    _reset_scene(c, cube_xy, cup_xy, None if pregrasp else hover)
+    grasp_ee = np.array([*c.gt("cube")[:2], T.GRASP_Z])
+    steps_to_grasp = T.l1_steps(grasp_ee - c.state()[:3])
     start_err = _err_cm(c.gt("cube")[:2].tolist() + [0.0], list(place_xy) + [0.0])
-    result, records = c.plan(goals, budgets, ["grasp", "carry", "place"],
-                             on_step=_progress(task, i))
+    result, records = c.plan(goals, budgets, names, on_step=_progress(task, i), track="cube")
     cube = c.gt("cube")
     final_err = _err_cm(cube[:2].tolist() + [0.0], list(place_xy) + [0.0])
     ok = T.placed(cube[:3], place_xy, rest_z)
+    max_rise = max([r.obj_xyz[2] - rest_z for r in records if r.obj_xyz] or [0.0])
     return _finish(task, i, result, records, ok, start_err, final_err, goal_ee.tolist(),
-                   {"place_xy": place_xy.tolist(), "cube_final": cube[:3].tolist()})
+                   {"place_xy": place_xy.tolist(), "cube_final": cube[:3].tolist(),
+                    "start_xyz": (T.START_XYZ if pregrasp else hover).tolist(),
+                    "budgets": budgets, "min_steps_start_to_grasp": steps_to_grasp,
+                    "cube_max_rise_cm": 100 * max_rise,
+                    "gripper_commands": T.gripper_commands(records)})
 
 
 def energy_landscape(checkpoint: str, obs_rgb: np.ndarray, goal_rgb: np.ndarray,
@@ -235,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--budget", type=int, default=12, help="steps per single-goal episode")
     ap.add_argument("--budgets", default="4,10,4", help="pick-place sub-goal budgets")
+    ap.add_argument("--pregrasp-budget", type=int, default=T.PREGRASP_BUDGET,
+                    help="pick-place-pregrasp: steps for the pre-grasp image")
     ap.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
     ap.add_argument("--preset", default=None, help="planner preset (default: bringup's)")
     ap.add_argument("--hold-margin", type=float, default=None,
@@ -264,10 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         print("[eval] waiting for the stack (sim cell, bridge, planner)...", flush=True)
         c.wait_ready()
         for task in tasks:
-            rng = np.random.default_rng(ns.seed)
             episodes: list[T.Episode] = []
             goals = T.sample_reach_goals(ns.episodes, ns.seed)
             for i in range(ns.episodes):
+                rng = T.episode_rng(ns.seed, task, i)
                 if stack is not None:
                     stack.check()
                 if task == "reach":
@@ -282,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
                     episodes.append(reach_with_object_episode(c, i, g, rng, ns.budget))
                 else:
                     budgets = [int(b) for b in ns.budgets.split(",")]
-                    episodes.append(pick_place_episode(c, i, rng, budgets))
+                    pre = ns.pregrasp_budget if task == "pick-place-pregrasp" else None
+                    episodes.append(pick_place_episode(c, i, rng, budgets, pre))
             meta = {"command": "vjepa2 eval " + " ".join(argv or sys.argv[1:]),
                     "checkpoint": ns.checkpoint, "preset": ns.preset or "bringup default",
                     "hold_margin": ns.hold_margin, "gripper_margin": ns.gripper_margin,
