@@ -303,6 +303,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="planner hold rule margin (default: bringup's; < 0 = off)")
     ap.add_argument("--gripper-margin", type=float, default=None,
                     help="hold rule cost of a gripper change (default: bringup's)")
+    ap.add_argument("--state-alpha", type=float, default=None,
+                    help="planner state energy weight (default: bringup's, 0 = the paper)")
+    ap.add_argument("--readout", default=None, help="readout head file for --state-alpha")
+    ap.add_argument("--switch-patience", type=int, default=None,
+                    help="sub-goals: also move on after N steps without energy gain")
     ap.add_argument("--out", default="results")
     ap.add_argument("--robot-ip", default="127.0.0.1",
                     help="address of the simulated robot the bringup starts")
@@ -317,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
         extra.append(f"hold_margin:={ns.hold_margin}")
     if ns.gripper_margin is not None:
         extra.append(f"gripper_margin:={ns.gripper_margin}")
+    for arg, value in (("state_alpha", ns.state_alpha), ("readout", ns.readout),
+                       ("switch_patience", ns.switch_patience)):
+        if value is not None:
+            extra.append(f"{arg}:={value}")
     stack = None if ns.no_bringup else Stack("reach", ns.checkpoint, ns.preset,
                                              out / "stack.log", extra)
     c = None
@@ -349,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             meta = {"command": "vjepa2 eval " + " ".join(argv or sys.argv[1:]),
                     "checkpoint": ns.checkpoint, "preset": ns.preset or "bringup default",
                     "hold_margin": ns.hold_margin, "gripper_margin": ns.gripper_margin,
+                    "state_alpha": ns.state_alpha, "switch_patience": ns.switch_patience,
                     "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
             summaries[task] = write_results(out, task, episodes, meta)
             plots = plot_episodes(out, task, episodes)

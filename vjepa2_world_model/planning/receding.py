@@ -21,6 +21,7 @@ from torch import Tensor
 from .cem import CEM, CEMResult
 from .energy import GoalEnergy, layer_norm
 from .presets import PlannerConfig
+from .state_energy import StateEnergy
 from .world_model import WorldModel, make_rollout
 
 
@@ -54,10 +55,14 @@ class RecedingHorizonPlanner:
     """CEM planner over a ``WorldModel``; state kept between calls for warm starts."""
 
     def __init__(self, world_model: WorldModel, config: PlannerConfig,
-                 device: torch.device | str | None = None) -> None:
+                 device: torch.device | str | None = None,
+                 state_energy: StateEnergy | None = None) -> None:
         config.validate()
         self.world_model = world_model
         self.config = config
+        # energy = visual L1 + alpha * state distance to the readout's goal state (None or
+        # alpha 0 = the paper's visual energy)
+        self.state_energy = state_energy if state_energy and state_energy.alpha > 0 else None
         if device is None:
             device = getattr(world_model, "device", "cpu")
         self.device = torch.device(device)
@@ -69,12 +74,13 @@ class RecedingHorizonPlanner:
 
     @classmethod
     def from_predictor(cls, predictor: torch.nn.Module, config: PlannerConfig,
-                       device: torch.device | str | None = None) -> RecedingHorizonPlanner:
+                       device: torch.device | str | None = None,
+                       state_energy: StateEnergy | None = None) -> RecedingHorizonPlanner:
         """Planner over an ACPredictor, built with the config's rollout mode ("cached" /
         "naive"), bf16 autocast (CUDA), torch.compile flag (CUDA) and chunk size."""
         wm = make_rollout(predictor, config.rollout, amp=config.amp, compile=config.compile,
                           chunk_size=config.chunk_size)
-        return cls(wm, config, device)
+        return cls(wm, config, device, state_energy)
 
     def reset(self) -> None:
         """Forget the warm start and the step counter (new episode)."""
@@ -87,6 +93,8 @@ class RecedingHorizonPlanner:
         if self.goal is not None and key == self._goal_key:
             return
         self.goal = GoalEnergy(z_goal.detach(), self.config.energy_weights).to(self.device)
+        if self.state_energy is not None:
+            self.state_energy.set_goal(z_goal.detach())
         self._goal_key = key
         if self.config.reset_on_goal_change:
             self._prev = None
@@ -128,10 +136,11 @@ class RecedingHorizonPlanner:
             return self._fail("state is not finite", obs_energy, t0)
         if not torch.isfinite(z_obs).all():
             return self._fail("observation features are not finite", obs_energy, t0)
-        wm = self.world_model
+        wm, state_e = self.world_model, self.state_energy
 
         def energy_fn(actions: Tensor) -> Tensor:
-            return goal(wm.rollout(z_obs, state, actions)).to(self.device)
+            e = goal(wm.rollout(z_obs, state, actions)).to(self.device)
+            return e if state_e is None else e + state_e(state, actions).to(e.dtype)
 
         mean, std = self._warm()
         gen = torch.Generator(device=self.device).manual_seed(self.config.cem.seed + self.steps)
