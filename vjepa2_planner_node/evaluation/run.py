@@ -262,6 +262,25 @@ def pick_place_episode(c: Any, i: int, rng: np.random.Generator, budgets: list[i
                     "gripper_commands": T.gripper_commands(records)})
 
 
+def run_episode(c: Any, task: str, i: int, ns: argparse.Namespace,
+                goal_xyz: np.ndarray) -> T.Episode:
+    """Episode ``i`` of ``task`` with its own seeded scene."""
+    rng = T.episode_rng(ns.seed, task, i)
+    if task == "reach":
+        if i == 0:
+            c.place_objects([0.62, -0.3], [0.62, 0.3])  # out of the reach region
+        return reach_episode(c, i, goal_xyz, ns.budget)
+    if task.startswith("grasp-"):
+        return grasp_episode(c, i, task.split("-")[1], rng, ns.budget)
+    if task == "reach-with-object":
+        g = goal_xyz.copy()
+        g[2] = max(g[2], 0.15)
+        return reach_with_object_episode(c, i, g, rng, ns.budget)
+    budgets = [int(b) for b in ns.budgets.split(",")]
+    pre = ns.pregrasp_budget if task == "pick-place-pregrasp" else None
+    return pick_place_episode(c, i, rng, budgets, pre)
+
+
 def energy_landscape(checkpoint: str, obs_rgb: np.ndarray, goal_rgb: np.ndarray,
                      state7: np.ndarray, true_offset: np.ndarray, path: Path,
                      half_width: float = 0.1, n: int = 21) -> Path:
@@ -336,34 +355,38 @@ def main(argv: list[str] | None = None) -> int:
         c.wait_ready()
         for task in tasks:
             episodes: list[T.Episode] = []
+            errors: list[str] = []
             goals = T.sample_reach_goals(ns.episodes, ns.seed)
-            for i in range(ns.episodes):
-                rng = T.episode_rng(ns.seed, task, i)
-                if stack is not None:
-                    stack.check()
-                if task == "reach":
-                    if i == 0:
-                        c.place_objects([0.62, -0.3], [0.62, 0.3])  # out of the reach region
-                    episodes.append(reach_episode(c, i, goals[i], ns.budget))
-                elif task.startswith("grasp-"):
-                    episodes.append(grasp_episode(c, i, task.split("-")[1], rng, ns.budget))
-                elif task == "reach-with-object":
-                    g = goals[i].copy()
-                    g[2] = max(g[2], 0.15)
-                    episodes.append(reach_with_object_episode(c, i, g, rng, ns.budget))
-                else:
-                    budgets = [int(b) for b in ns.budgets.split(",")]
-                    pre = ns.pregrasp_budget if task == "pick-place-pregrasp" else None
-                    episodes.append(pick_place_episode(c, i, rng, budgets, pre))
             meta = {"command": "vjepa2 eval " + " ".join(argv or sys.argv[1:]),
                     "checkpoint": ns.checkpoint, "preset": ns.preset or "bringup default",
                     "hold_margin": ns.hold_margin, "gripper_margin": ns.gripper_margin,
                     "state_alpha": ns.state_alpha, "switch_patience": ns.switch_patience,
-                    "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
-            summaries[task] = write_results(out, task, episodes, meta)
+                    "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                    "errors": errors}
+            for i in range(ns.episodes):
+                if stack is not None:
+                    stack.check()
+                try:
+                    ep = run_episode(c, task, i, ns, goals[i])
+                except EvalError as e:  # the cell failed (e.g. a robot fault under load)
+                    ep = None
+                    errors.append(f"episode {i}: {e}")
+                if ep is not None and "execution failed" in ep.message:
+                    errors.append(f"episode {i}: {ep.message}")  # a fault, not a verdict
+                    ep = None
+                if ep is None:
+                    print(f"[eval] {task} {i}: not counted: {errors[-1]}", flush=True)
+                    c.wait_ready()
+                    continue
+                episodes.append(ep)
+                # results after every episode: a later fault keeps the finished ones
+                summaries[task] = write_results(out, task, episodes, meta)
+            if not episodes:
+                raise EvalError(f"{task}: no episode finished: {errors}")
             plots = plot_episodes(out, task, episodes)
             print(f"[eval] {task}: {summaries[task]}\n[eval] wrote {out}/{task}.md, .json, "
-                  + ", ".join(str(p) for p in plots), flush=True)
+                  + ", ".join(str(p) for p in plots) + (f"; {len(errors)} episode(s) not "
+                  f"counted (cell faults): {errors}" if errors else ""), flush=True)
         if "reach" in tasks and not ns.no_landscape:
             # landscape around the start pose for a goal in the (dx, dy) plane of the grid
             off = np.random.default_rng(ns.seed + 1).uniform(0.04, 0.07, 2)
