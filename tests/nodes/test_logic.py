@@ -205,6 +205,29 @@ def test_cem_planner_on_toy_model() -> None:
         core.energies(z0, np.zeros(7), torch.zeros(2, 7), zg)
 
 
+def test_state_alpha_needs_a_readout_and_steers_the_plan(tmp_path) -> None:
+    from vjepa2_planner_node.cem_glue import load_readout
+    from vjepa2_world_model.checkpoints import save_model
+    from vjepa2_world_model.models.readout import ReadoutConfig, StateReadout
+
+    core = toy_core()
+    img = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    z0 = core.encode(img)
+    obs = Observation(z0, np.zeros(7), 1)
+    cfg = CEMSettings(horizon=1, samples=64, iterations=4, elites=8, seed=3, state_alpha=20.0)
+    with pytest.raises(ParamError, match="readout"):
+        make_planner(core, cfg)
+    head = StateReadout(ReadoutConfig(embed_dim=32, num_tokens=64))
+    torch.nn.init.zeros_(head.mlp[-1].weight)
+    with torch.no_grad():  # a head that reads the goal state (-5 cm in x) from any image
+        head.mlp[-1].bias.copy_(torch.tensor([-0.05, 0, 0, 0, 0, 0, 0]))
+    path = save_model(head, tmp_path / "readout.safetensors")
+    plan = make_planner(core, cfg, load_readout(str(path)))(obs, z0)
+    assert plan.action[0] < -0.03  # toward the readout's goal state, not the image's
+    with pytest.raises(ParamError, match="readout"):
+        load_readout(str(tmp_path / "missing.safetensors"))
+
+
 # -- bringup: one YAML, two front ends -------------------------------------------------
 def test_bringup_resolve_and_validation(tmp_path) -> None:
     b = bringup.load_bringup("pick_place")
