@@ -30,7 +30,8 @@ class CEMSettings:
     seed: int = 0
     hold_margin: float = -1.0  # < 0 = off; else the planning library's hold rule
     gripper_margin: float = -1.0  # < 0 = same as hold_margin
-
+    state_alpha: float = 0.0  # energy = visual + alpha * state distance (0 = the paper)
+    readout: str = ""  # readout head file (state from goal features); needed if alpha > 0
 
     def planner_config(self):  # noqa: ANN201
         """The planning library's PlannerConfig; ParamError naming the bad parameter."""
@@ -52,14 +53,38 @@ class CEMSettings:
             raise ParamError(param, str(e)) from None
 
 
-def make_planner(
-    core: WorldModelCore, settings: CEMSettings | None = None
-) -> Callable[[Observation, torch.Tensor], Plan]:
-    """A ``plan(obs, z_goal) -> Plan`` backed by a fresh RecedingHorizonPlanner."""
-    from vjepa2_world_model.planning import RecedingHorizonPlanner
+def load_readout(path: str, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """The state readout head (``vjepa2 train-readout``); ParamError naming ``readout``."""
+    from vjepa2_world_model.checkpoints import load_model
+    from vjepa2_world_model.models.readout import StateReadout
 
-    cfg = (settings or CEMSettings()).planner_config()
-    planner = RecedingHorizonPlanner(core.rollout, cfg, device=core.device)
+    try:
+        model = load_model(path, device)
+    except ValueError as e:
+        raise ParamError("readout", str(e)) from None
+    if not isinstance(model, StateReadout):
+        raise ParamError("readout", f"{path} is not a readout head")
+    return model
+
+
+def make_planner(
+    core: WorldModelCore, settings: CEMSettings | None = None,
+    readout: torch.nn.Module | None = None,
+) -> Callable[[Observation, torch.Tensor], Plan]:
+    """A ``plan(obs, z_goal) -> Plan`` backed by a fresh RecedingHorizonPlanner; with
+    ``settings.state_alpha`` > 0 its energy adds alpha * the state distance to the goal
+    state that ``readout`` estimates from the goal image."""
+    from vjepa2_world_model.planning import RecedingHorizonPlanner, StateEnergy
+
+    settings = settings or CEMSettings()
+    cfg = settings.planner_config()
+    state_e = None
+    if settings.state_alpha > 0:
+        if readout is None:
+            raise ParamError("readout", "state_alpha > 0 needs a readout head")
+        state_e = StateEnergy(readout, settings.state_alpha)
+    planner = RecedingHorizonPlanner(core.rollout, cfg, device=core.device,
+                                     state_energy=state_e)
 
     def plan(obs: Observation, z_goal: torch.Tensor) -> Plan:
         with core.model_lock:

@@ -2,9 +2,11 @@
 
 Starts the pick_place bringup (sim cell, bridge, planner, goal selector) and a bag
 recorder, lays the scene out as the stored goal images were made (goals/pick_place/
-scene.yaml), and asks the planner to go through the three sub-goal images (grasp, carry,
-place; budgets 4/10/4 like the paper) from the images alone. Prints every step, then
-the outcome judged from simulator ground truth, and where the plots and the bag are.
+scene.yaml), puts the hand open above the cube (the scene's ``start_xyz``: from there the
+4-step grasp budget can reach the cube, see ``evaluation.tasks.HOVER_START_DZ``), and asks
+the planner to go through the three sub-goal images (just grasped, carried, placed;
+budgets 4/10/4 like the paper) from the images alone. Prints every step, then the outcome
+judged from simulator ground truth, and where the plots and the bag are.
 
 ``vjepa2 demo --make-goals`` re-makes the stored goal images: the robot is moved
 through the scene by a scripted grasp / carry / release and each sub-goal view is
@@ -42,11 +44,20 @@ DEFAULT_SCENE = {"cube_xy": [0.50, -0.10], "cup_xy": [0.50, 0.16], "place_xy": [
                  "budgets": [4, 10, 4]}
 
 
+def start_xyz(scene: dict) -> list[float]:
+    """The demo's start pose: the scene's ``start_xyz``, else open above the cube."""
+    if "start_xyz" in scene:
+        return [float(v) for v in scene["start_xyz"]]
+    x, y = scene["cube_xy"]
+    return [float(x), float(y), T.GRASP_Z + T.HOVER_START_DZ]
+
+
 def make_goals(c: object, goals_dir: Path) -> dict:
     """Script grasp -> carry -> release in the live sim and capture the three goal views."""
     from vjepa2_interfaces.srv import CaptureGoal
 
     scene = dict(DEFAULT_SCENE)
+    scene["start_xyz"] = start_xyz(scene)
 
     def capture(name: str) -> None:
         c.fresh_image()  # wait until the camera shows the settled scene
@@ -101,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         recorder = subprocess.Popen(
             [sys.executable, "-m", "vjepa2_world_model.cli", "record", "-o", str(bag)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        print("[demo] laying out the scene as in the goal images", flush=True)
-        _reset_scene(c, np.array(scene["cube_xy"]), np.array(scene["cup_xy"]))
+        print("[demo] laying out the scene as in the goal images; hand open above the cube "
+              f"at {start_xyz(scene)}", flush=True)
+        _reset_scene(c, np.array(scene["cube_xy"]), np.array(scene["cup_xy"]),
+                     np.array(start_xyz(scene)))
         rest_z = float(c.gt("cube")[2])
         place_xy = np.array(scene["place_xy"])
         images = []
@@ -112,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[demo] planning through {GOAL_NAMES} with budgets {scene['budgets']}",
               flush=True)
         result, records = c.plan(images, scene["budgets"], GOAL_NAMES,
-                                 on_step=_progress("pick-place", 0))
+                                 on_step=_progress("pick-place", 0), track="cube")
         cube = c.gt("cube")
         final_err = 100 * float(np.linalg.norm(cube[:2] - place_xy))
         ep = _finish("pick-place", 0, result, records, T.placed(cube[:3], place_xy, rest_z),

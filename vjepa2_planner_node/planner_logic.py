@@ -1,11 +1,11 @@
 """Receding-horizon goal reaching as plain logic (no ROS): the planner_node's loop.
 
-For each (sub-)goal: observe -> stop if the observed energy is below the threshold ->
-plan (CEM) -> execute the first action (blocking, through the bridge) -> repeat, until
-the goal's step budget is spent. Stale inputs make it hold (send nothing) and resume
-when inputs return, for at most ``hold_timeout_s``; cancel, execution faults and a fault
-reported by the robot (``GoalRun.fault``, checked before every step and while holding)
-stop it.
+For each (sub-)goal: observe -> move on if the goal's step budget is spent (the paper), the
+observed energy is below the threshold, or (optional) it stopped improving -> plan (CEM)
+-> execute the first action (blocking, through the bridge) -> repeat. Stale inputs make
+it hold (send nothing) and resume when inputs return, for at most ``hold_timeout_s``;
+cancel, execution faults and a fault reported by the robot (``GoalRun.fault``, checked
+before every step and while holding) stop it.
 """
 
 from __future__ import annotations
@@ -93,12 +93,20 @@ def run_goals(
     goals: list[tuple[str, object]],
     budgets: list[int],
     threshold: float,
+    patience: int = 0,
+    min_improvement: float = 0.0,
 ) -> Outcome:
-    """Reach ``goals`` [(name, z_goal)] in order, ``budgets[i]`` steps each."""
+    """Reach ``goals`` [(name, z_goal)] in order, ``budgets[i]`` steps each (the paper's
+    fixed budgets); a goal also ends when its observed energy falls to ``threshold`` or,
+    with ``patience`` > 0, stops improving (``SubGoalSequence``, the one sub-goal walker)."""
+    from vjepa2_world_model.planning.receding import BUDGET, REACHED, SubGoal, SubGoalSequence
+
     if len(budgets) != len(goals):
         raise ValueError(f"{len(goals)} goals but {len(budgets)} step budgets")
+    seq = SubGoalSequence([SubGoal(n, z, int(b)) for (n, z), b in zip(goals, budgets,
+                                                                      strict=True)],
+                          threshold, patience, min_improvement)
     steps = 0
-    reached = 0
     last_seq = 0
     final_energy = math.nan
     reports: list[StepReport] = []
@@ -109,60 +117,61 @@ def run_goals(
 
     def finish(success: bool, state: str, msg: str) -> Outcome:
         emit(StepReport(steps, min(gi, len(goals) - 1), name, state, final_energy, message=msg))
-        return Outcome(success, state, final_energy, steps, reached, msg, reports)
+        return Outcome(success, state, final_energy, steps, sum(seq.reached), msg, reports)
 
     gi, name = 0, goals[0][0] if goals else ""
-    for gi, (name, z_goal) in enumerate(goals):
-        goal_steps = 0
-        while True:
-            if run.cancelled():
-                return finish(False, CANCELED, f"canceled at step {steps}")
-            t_step = time.perf_counter()
-            fault = run.fault()
-            if fault:
-                return finish(False, FAILED, f"robot fault at step {steps}: {fault}")
-            obs = _wait_for_observation(run, last_seq, steps, gi, name, emit)
-            if obs is None:
-                return finish(False, CANCELED, f"canceled while holding at step {steps}")
-            if isinstance(obs, str):
-                return finish(False, FAILED, obs)
-            last_seq = obs.frame_seq
-            final_energy = run.observed_energy(obs, z_goal)
-            if final_energy <= threshold:
-                reached += 1
-                emit(StepReport(steps, gi, name, PLANNING, observed_energy=final_energy,
-                                message=f"goal {name!r} reached (energy {final_energy:.4f})"))
-                break
-            if goal_steps >= budgets[gi]:
-                emit(StepReport(steps, gi, name, PLANNING, observed_energy=final_energy,
-                                message=f"goal {name!r}: step budget {budgets[gi]} spent"))
-                break
-            emit(StepReport(steps, gi, name, PLANNING, observed_energy=final_energy))
-            t0 = time.perf_counter()
-            try:
-                plan = run.plan(obs, z_goal)
-            except (RuntimeError, ValueError) as e:
-                return finish(False, FAILED, f"planning failed at step {steps}: {e}")
-            plan_ms = (time.perf_counter() - t0) * 1e3
-            if run.cancelled():
-                return finish(False, CANCELED, f"canceled at step {steps}")
-            fault = run.fault()
-            if fault:
-                return finish(False, FAILED, f"robot fault at step {steps}: {fault}")
-            emit(StepReport(steps, gi, name, EXECUTING, plan.energy, final_energy,
-                            plan.action, plan.actions, plan_ms))
-            t1 = time.perf_counter()
-            res = run.execute(plan.action)
-            exec_ms = (time.perf_counter() - t1) * 1e3
-            if run.cancelled():
-                return finish(False, CANCELED, f"canceled at step {steps}")
-            if not res.success:
-                return finish(False, FAILED, f"execution failed at step {steps}: {res.message}")
-            steps += 1
-            goal_steps += 1
-            emit(StepReport(steps, gi, name, "step_done", plan.energy, final_energy,
-                            plan.action, plan.actions, plan_ms, exec_ms,
-                            (time.perf_counter() - t_step) * 1e3, res.message))
+    while not seq.done:
+        gi, goal = seq.index, seq.current
+        name = goal.name
+        if run.cancelled():
+            return finish(False, CANCELED, f"canceled at step {steps}")
+        t_step = time.perf_counter()
+        fault = run.fault()
+        if fault:
+            return finish(False, FAILED, f"robot fault at step {steps}: {fault}")
+        obs = _wait_for_observation(run, last_seq, steps, gi, name, emit)
+        if obs is None:
+            return finish(False, CANCELED, f"canceled while holding at step {steps}")
+        if isinstance(obs, str):
+            return finish(False, FAILED, obs)
+        last_seq = obs.frame_seq
+        final_energy = run.observed_energy(obs, goal.features)
+        ended = seq.observe(final_energy)
+        if ended is not None:
+            msg = {REACHED: f"goal {name!r} reached (energy {final_energy:.4f})",
+                   BUDGET: f"goal {name!r}: step budget {goal.budget} spent"}.get(
+                ended, f"goal {name!r}: energy stopped improving for {patience} steps "
+                       f"(energy {final_energy:.4f})")
+            emit(StepReport(steps, gi, name, PLANNING, observed_energy=final_energy,
+                            message=msg))
+            continue
+        emit(StepReport(steps, gi, name, PLANNING, observed_energy=final_energy))
+        t0 = time.perf_counter()
+        try:
+            plan = run.plan(obs, goal.features)
+        except (RuntimeError, ValueError) as e:
+            return finish(False, FAILED, f"planning failed at step {steps}: {e}")
+        plan_ms = (time.perf_counter() - t0) * 1e3
+        if run.cancelled():
+            return finish(False, CANCELED, f"canceled at step {steps}")
+        fault = run.fault()
+        if fault:
+            return finish(False, FAILED, f"robot fault at step {steps}: {fault}")
+        emit(StepReport(steps, gi, name, EXECUTING, plan.energy, final_energy,
+                        plan.action, plan.actions, plan_ms))
+        t1 = time.perf_counter()
+        res = run.execute(plan.action)
+        exec_ms = (time.perf_counter() - t1) * 1e3
+        if run.cancelled():
+            return finish(False, CANCELED, f"canceled at step {steps}")
+        if not res.success:
+            return finish(False, FAILED, f"execution failed at step {steps}: {res.message}")
+        steps += 1
+        seq.step_done()
+        emit(StepReport(steps, gi, name, "step_done", plan.energy, final_energy,
+                        plan.action, plan.actions, plan_ms, exec_ms,
+                        (time.perf_counter() - t_step) * 1e3, res.message))
+    reached = sum(seq.reached)
     success = reached == len(goals)
     msg = f"{reached}/{len(goals)} goals reached in {steps} steps"
     return finish(success, SUCCEEDED if success else FAILED, msg)

@@ -26,6 +26,7 @@ import math
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import rclpy
@@ -39,7 +40,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
-from vjepa2_planner_node.cem_glue import CEMSettings, make_planner
+from vjepa2_planner_node.cem_glue import CEMSettings, load_readout, make_planner
 from vjepa2_planner_node.goal_library import GoalLibrary
 from vjepa2_planner_node.image_codec import image_msg_to_rgb8
 from vjepa2_planner_node.params import ParamError, check_positive
@@ -80,6 +81,15 @@ PLANNER_PARAMS = {
     # still by this margin (stops wandering around a reached goal); < 0 = off
     "hold_margin": -1.0,
     "gripper_margin": -1.0,  # hold rule cost of a gripper change; < 0 = hold_margin
+    # sub-goal switching: fixed step budgets (the paper); with switch_patience > 0 also
+    # move on once the observed energy has not improved by switch_min_improvement for
+    # that many steps
+    "switch_patience": 0,
+    "switch_min_improvement": 0.0,
+    # energy = visual L1 + state_alpha * |planned state - readout(goal image)| (0 = paper);
+    # readout "" = <world_model checkpoint dir>/readout.safetensors
+    "state_alpha": 0.0,
+    "readout": "",
     "execute_action": "/franka/execute_delta",
     "execute_timeout_s": 30.0,
     "hold_timeout_s": 10.0,  # fail a goal held this long for stale inputs; <= 0 = forever
@@ -113,8 +123,19 @@ class PlannerNode(Node):
                                samples=int(p["samples"]), iterations=int(p["iterations"]),
                                elites=int(p["elites"]), seed=int(p["seed"]),
                                hold_margin=float(p["hold_margin"]),
-                               gripper_margin=float(p["gripper_margin"]))
+                               gripper_margin=float(p["gripper_margin"]),
+                               state_alpha=float(p["state_alpha"]), readout=str(p["readout"]))
         self.cem.planner_config()  # fail now (naming the parameter) if the preset is bad
+        if int(p["switch_patience"]) < 0 or float(p["switch_min_improvement"]) < 0:
+            raise ParamError("switch_patience", "switch_patience and switch_min_improvement "
+                             "must be >= 0")
+        self.readout = None
+        if self.cem.state_alpha < 0:
+            raise ParamError("state_alpha", f"must be >= 0, got {self.cem.state_alpha}")
+        if self.cem.state_alpha > 0:
+            path = self.cem.readout or str(Path(core.checkpoint or ".") / "readout.safetensors")
+            self.readout = load_readout(path, core.device)
+            self.get_logger().info(f"state energy: alpha {self.cem.state_alpha}, readout {path}")
         self._goal_mtimes: dict[str, float] = {}
         self._active_name = ""
         self._stop = threading.Event()
@@ -262,12 +283,13 @@ class PlannerNode(Node):
         run = GoalRun(
             observe=self._observe,
             observed_energy=lambda obs, zg: self.core.observed_energy(obs.z, zg),
-            plan=make_planner(self.core, self.cem),
+            plan=make_planner(self.core, self.cem, self.readout),
             execute=lambda a: self._execute_delta(a, cancelled),
             cancelled=cancelled, report=report,
             hold_timeout_s=hold_timeout if hold_timeout > 0 else math.inf,
             fault=self._bridge_fault)
-        out = run_goals(run, goals, budgets, threshold)
+        out = run_goals(run, goals, budgets, threshold, int(self.p["switch_patience"]),
+                        float(self.p["switch_min_improvement"]))
         result.success, result.final_energy = out.success, float(out.final_energy)
         result.steps, result.goals_reached, result.message = (
             out.steps, out.goals_reached, out.message)

@@ -160,13 +160,16 @@ class WorldModelCore:
         self.rollout = make_rollout(predictor)
         self.encode_ms = float("nan")
         self.predict_ms = float("nan")
+        self.checkpoint: str | None = None  # where the weights came from (if a path)
 
     @classmethod
     def from_checkpoint(
         cls, checkpoint: str | Path, device: str = "cpu", stale_after: float = 1.0
     ) -> WorldModelCore:
         encoder, predictor = load_encoder_and_predictor(checkpoint, device)
-        return cls(encoder, predictor, device, stale_after)
+        core = cls(encoder, predictor, device, stale_after)
+        core.checkpoint = str(checkpoint)
+        return core
 
     # -- encoding -----------------------------------------------------------------
     @torch.no_grad()

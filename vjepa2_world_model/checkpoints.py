@@ -1,9 +1,9 @@
 """Checkpoints: the officially released ``.pt`` files and the project's own safetensors format.
 
 Own format (``save_model`` / ``load_model``): a ``.safetensors`` file whose metadata holds
-``"kind"`` (``encoder`` | ``ac_predictor`` | ``mask_predictor``), ``"config"`` (the config
-dataclass as JSON) and ``"format": "vjepa2/1"``, plus any caller metadata. A file says what it
-is; ``load_model`` rebuilds the right class.
+``"kind"`` (``encoder`` | ``ac_predictor`` | ``mask_predictor`` | ``readout``), ``"config"``
+(the config dataclass as JSON) and ``"format": "vjepa2/1"``, plus any caller metadata. A
+file says what it is; ``load_model`` rebuilds the right class.
 
 Official files (vitl/vith/vitg/vitg-384.pt, vjepa2-ac-vitg.pt): top-level dict with
 ``encoder`` / ``target_encoder`` / ``predictor`` entries (other keys such as ``opt``,
@@ -66,11 +66,13 @@ TRANSFORMS: dict[str, float] = {"ac_notebook": 1.0, "eval": 256 / 224}
 
 def _kinds() -> dict[str, tuple[type, type]]:
     from vjepa2_world_model.models.mask_predictor import MaskPredictor, MaskPredictorConfig
+    from vjepa2_world_model.models.readout import ReadoutConfig, StateReadout
 
     return {
         "encoder": (EncoderConfig, VisionTransformer),
         "ac_predictor": (ACPredictorConfig, ACPredictor),
         "mask_predictor": (MaskPredictorConfig, MaskPredictor),
+        "readout": (ReadoutConfig, StateReadout),
     }
 
 

@@ -71,3 +71,32 @@ def test_paper_table_lines_up_our_figures_with_the_papers() -> None:
     lines = table.splitlines()
     assert lines[2].startswith("| this stack") and "| 90 | 20 |" in lines[2]
     assert "| 100 | 65 |" in lines[3]  # the paper's V-JEPA 2-AC row for the same tasks
+
+
+def test_pick_place_start_is_within_the_grasp_budget() -> None:
+    """From the hover start, 4 steps inside the planner's per-step L1 ball (and under the
+    bridge's step limit) cover the way to the grasp pose; from home they do not."""
+    from vjepa2_planner_node.safety import SafetyLimits
+
+    bridge_max = SafetyLimits().max_translation
+    cube = np.array([0.50, -0.10])
+    for i in range(50):
+        rng = T.episode_rng(0, "pick-place", i)
+        obj = cube + rng.uniform(-0.03, 0.03, 2)
+        start = T.hover_start(obj, rng)
+        grasp = np.array([obj[0], obj[1], T.GRASP_Z])
+        assert np.abs(start[:2] - obj).max() <= T.START_JITTER_M
+        assert T.l1_steps(grasp - start) <= 2  # 2 of the 4 steps spare for the gripper
+        assert np.linalg.norm(grasp - start) < bridge_max
+        assert T.l1_steps(grasp - start, 0.05) <= 3  # the reference box limit, z axis
+    assert T.l1_steps(np.array([obj[0], obj[1], T.GRASP_Z]) - T.START_XYZ) > 4
+
+
+def test_episode_seeds_and_gripper_commands() -> None:
+    a = T.episode_rng(7, "grasp-cube", 2).random(3)
+    np.testing.assert_array_equal(a, T.episode_rng(7, "grasp-cube", 2).random(3))
+    assert not np.allclose(a, T.episode_rng(7, "grasp-cube", 3).random(3))
+    assert not np.allclose(a, T.episode_rng(7, "grasp-cup", 2).random(3))
+    recs = [T.StepRecord(i, 0, 0.1, [0, 0, 0, 0, 0, 0, g], 1.0, 1.0, [0, 0, 0])
+            for i, g in enumerate([0.0, 0.15, -0.3, 0.9])]
+    assert T.gripper_commands(recs) == 2

@@ -87,6 +87,17 @@ def test_run_goals_budget_spent_is_failure() -> None:
     assert "0/1" in out.message
 
 
+def test_run_goals_patience_moves_on_and_counts_as_not_reached() -> None:
+    run, log = make_run([0.9, 0.8, 0.85, 0.86, 0.5, 0.4, 0.3])
+    out = run_goals(run, [("a", None), ("b", None)], [9, 2], threshold=0.0, patience=2)
+    msgs = [r.message for r in log["reports"] if r.message]
+    assert any("stopped improving" in m for m in msgs), msgs
+    # goal a: steps after 0.9, 0.8, 0.85; 0.86 is the second without a gain -> goal b
+    done = [r.goal_index for r in log["reports"] if r.state == "step_done"]
+    assert done == [0, 0, 0, 1, 1] and out.steps == 5
+    assert not out.success and out.goals_reached == 0 and "0/2" in out.message
+
+
 def test_hold_while_stale_then_resume() -> None:
     stale = "camera stale: 2 s"
     run, log = make_run([0.9, 0.8, 0.7], obs_script=[None, stale, stale])
@@ -190,6 +201,29 @@ def test_cem_planner_on_toy_model() -> None:
     np.testing.assert_allclose(p1.action, p2.action)
     with pytest.raises(ValueError, match=r"\(S, H, 7\)"):
         core.energies(z0, np.zeros(7), torch.zeros(2, 7), zg)
+
+
+def test_state_alpha_needs_a_readout_and_steers_the_plan(tmp_path) -> None:
+    from vjepa2_planner_node.cem_glue import load_readout
+    from vjepa2_world_model.checkpoints import save_model
+    from vjepa2_world_model.models.readout import ReadoutConfig, StateReadout
+
+    core = toy_core()
+    img = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    z0 = core.encode(img)
+    obs = Observation(z0, np.zeros(7), 1)
+    cfg = CEMSettings(horizon=1, samples=64, iterations=4, elites=8, seed=3, state_alpha=20.0)
+    with pytest.raises(ParamError, match="readout"):
+        make_planner(core, cfg)
+    head = StateReadout(ReadoutConfig(embed_dim=32, num_tokens=64))
+    torch.nn.init.zeros_(head.mlp[-1].weight)
+    with torch.no_grad():  # a head that reads the goal state (-5 cm in x) from any image
+        head.mlp[-1].bias.copy_(torch.tensor([-0.05, 0, 0, 0, 0, 0, 0]))
+    path = save_model(head, tmp_path / "readout.safetensors")
+    plan = make_planner(core, cfg, load_readout(str(path)))(obs, z0)
+    assert plan.action[0] < -0.03  # toward the readout's goal state, not the image's
+    with pytest.raises(ParamError, match="readout"):
+        load_readout(str(tmp_path / "missing.safetensors"))
 
 
 # -- bringup: one YAML, two front ends -------------------------------------------------

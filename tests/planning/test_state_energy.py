@@ -62,3 +62,54 @@ def test_energy_last_frame_and_weights():
         GoalEnergy(goal, weights=[1.0])(pred)
     with pytest.raises(ValueError, match="predictions"):
         GoalEnergy(goal)(torch.zeros(5, 3, 8, 15))
+
+
+class FixedReadout(torch.nn.Module):
+    """A readout head that 'sees' a fixed state in every goal image."""
+
+    def __init__(self, state: torch.Tensor) -> None:
+        super().__init__()
+        self.state = torch.nn.Parameter(state.clone(), requires_grad=False)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.state.clone()
+
+
+def test_state_energy_distance_alpha_and_angle_wrap():
+    from vjepa2_world_model.planning import StateEnergy
+
+    goal = torch.tensor([0.5, 0.0, 0.1, -math.pi + 1e-4, 0.0, 0.0, 1.0])
+    se = StateEnergy(FixedReadout(goal), alpha=2.0, dims=(0, 1, 2, 3, 6))
+    with pytest.raises(ValueError, match="set_goal"):
+        se(torch.zeros(7), torch.zeros(1, 1, 7))
+    torch.testing.assert_close(se.set_goal(torch.zeros(4, 8)), goal)
+    s0 = torch.tensor([0.4, 0.0, 0.1, math.pi, 0.0, 0.0, 0.0])
+    acts = torch.zeros(3, 2, 7)
+    acts[1, :, 0] = 0.05  # two steps of +5 cm: lands on the goal's x
+    acts[2, 0, 6] = 1.0  # closes the hand
+    d = se.distance(s0, acts)
+    # roll +pi vs -pi + 1e-4 is 1e-4 apart (wrapped), not 2 pi
+    torch.testing.assert_close(d, torch.tensor([0.1 + 1.0, 0.0 + 1.0, 0.1]) + 1e-4,
+                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(se(s0, acts), 2.0 * d)
+    with pytest.raises(ValueError, match="alpha"):
+        StateEnergy(FixedReadout(goal), alpha=-1.0)
+
+
+def test_planner_with_state_term_follows_the_readout_goal():
+    """Visual goal at A, readout says B: alpha 0 plans toward A, a large alpha toward B."""
+    from vjepa2_world_model.planning import RecedingHorizonPlanner, StateEnergy, get_preset
+    from vjepa2_world_model.planning.synthetic import LinearPoseWorldModel
+
+    wm = LinearPoseWorldModel(seed=3)
+    s0 = torch.tensor([0.45, 0.0, 0.25, math.pi, 0.0, 0.0, 0.0])
+    a = s0 + torch.tensor([0.05, 0.0, 0.0, 0, 0, 0, 0])
+    b = s0 + torch.tensor([0.0, 0.05, 0.0, 0, 0, 0, 0])
+    cfg = get_preset("cpu", num_samples=64, iterations=5)
+    first = {}
+    for alpha in (0.0, 50.0):
+        se = StateEnergy(FixedReadout(b), alpha)
+        p = RecedingHorizonPlanner(wm, cfg, state_energy=se)
+        first[alpha] = p.plan(wm.features(s0), s0, wm.features(a)).action
+    assert first[0.0][0] > 0.03 and abs(first[0.0][1]) < 0.02  # toward A (+x)
+    assert first[50.0][1] > 0.03 and abs(first[50.0][0]) < 0.02  # toward B (+y)

@@ -183,18 +183,23 @@ class EvalClient(Node):
 
     def plan(self, goal_images: list[Image], budgets: list[int], names: list[str],
              on_step: Callable[[StepRecord], None] | None = None,
-             timeout: float = 900.0) -> tuple[Any, list[StepRecord]]:
-        """Run PlanToGoal with goal images; returns (result, per-step records)."""
+             timeout: float = 900.0, track: str | None = None
+             ) -> tuple[Any, list[StepRecord]]:
+        """Run PlanToGoal with goal images; returns (result, per-step records). ``track``
+        names an object whose ground-truth position each record keeps (for the judge)."""
         records: list[StepRecord] = []
 
         def feedback(msg: Any) -> None:
             fb = msg.feedback
             a = fb.action
+            with self._lock:
+                grip = float(self._state[6]) if self._state is not None else float("nan")
             rec = StepRecord(step=int(fb.step), goal_index=int(fb.goal_index),
                              energy=float(fb.energy),
                              action=[a.dx, a.dy, a.dz, a.droll, a.dpitch, a.dyaw, a.dgripper],
                              plan_ms=float(fb.plan_ms), step_ms=float(fb.step_ms),
-                             ee_xyz=self.gt("ee")[:3].tolist())
+                             ee_xyz=self.gt("ee")[:3].tolist(), gripper=grip,
+                             obj_xyz=self.gt(track)[:3].tolist() if track else [])
             records.append(rec)
             if on_step is not None:
                 on_step(rec)

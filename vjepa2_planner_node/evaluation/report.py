@@ -23,6 +23,8 @@ def write_results(out_dir: Path, task: str, episodes: list[Episode],
     lines = [f"# Evaluation: {task}", "",
              f"Command: `{meta.get('command', '')}`  ", f"Checkpoint: `{meta.get('checkpoint')}`"
              f"  preset: `{meta.get('preset')}`  date: {meta.get('date')}", "",
+             *([f"Not counted (cell faults, not verdicts): {'; '.join(meta['errors'])}", ""]
+               if meta.get("errors") else []),
              "| episode | success | start err (cm) | final err (cm) | steps | ms/step |",
              "|---|---|---|---|---|---|"]
     for e in episodes:

@@ -21,9 +21,24 @@ REACH_SUCCESS_M = 0.04  # paper: within 4 cm of the goal
 
 GRASP_Z = 0.022  # TCP height that puts the fingers around a 4 cm cube on the table
 HOVER_Z = 0.12
-LIFT_Z = 0.12
-LIFT_SUCCESS_M = 0.04  # object raised this much above its rest height = grasped
+LIFT_SUCCESS_M = 0.04  # object raised at least this much above its rest height = grasped
 PLACE_SUCCESS_M = 0.05  # object centre within this of the place point (xy)
+# The judge of the grasp tasks (not the planner): after the episode it raises the hand by
+# JUDGE_LIFT_M through the bridge, leaving the gripper as the planner left it, and reads
+# the object's ground-truth height.
+JUDGE_LIFT_M = 0.10
+
+# Pick-and-place start pose: the hand open, HOVER_START_DZ above the grasp pose, within
+# START_JITTER_M per axis (xy) of the object. From there the grasp pose is at most
+# 0.08 + 2 * 0.02 = 0.12 m of L1 motion away: 2 steps inside the planner's per-step limit
+# (L1 ball 0.075 of the cpu/paper presets; 2 steps of the reference box, 0.05 per axis,
+# cover 0.10 in z) and 1 step under the bridge's 0.15 m; the paper's 4-step grasp budget
+# so has 2 steps to spare for closing the hand. From the home pose START_XYZ the grasp is
+# ~0.45 m away (6+ full steps), which is why the 3-image row does not start there.
+HOVER_START_DZ = 0.08
+START_JITTER_M = 0.02
+PLANNER_STEP_L1 = 0.075  # the cpu/paper presets' per-step L1 ball (for the step check)
+PREGRASP_BUDGET = 8  # pick-place-pregrasp: steps for home -> pre-grasp (~0.35-0.45 m L1)
 
 # The paper's success rates (%, average of two labs; facts file), keyed by our task names
 # (our pick-place moves the cube, so it sits beside the paper's pick-and-place of the box).
@@ -50,6 +65,24 @@ def sample_reach_goals(n: int, seed: int) -> np.ndarray:
     return goals
 
 
+def episode_rng(seed: int, task: str, index: int) -> np.random.Generator:
+    """A fresh generator per (seed, task, episode): every episode gets its own scene and
+    can be re-run alone with the same layout."""
+    return np.random.default_rng([int(seed), sum(map(ord, task)), int(index)])
+
+
+def hover_start(obj_xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Pick-and-place start: hand HOVER_START_DZ above the grasp pose, xy jittered."""
+    xy = np.asarray(obj_xy, float)[:2] + rng.uniform(-START_JITTER_M, START_JITTER_M, 2)
+    return np.array([xy[0], xy[1], GRASP_Z + HOVER_START_DZ])
+
+
+def l1_steps(delta_xyz: np.ndarray, step_l1: float = PLANNER_STEP_L1) -> int:
+    """Fewest planner steps (each inside an L1 ball of ``step_l1``) that cover a move."""
+    return max(1, int(np.ceil(float(np.abs(np.asarray(delta_xyz, float)[:3]).sum())
+                              / step_l1 - 1e-9)))
+
+
 def split_move(delta_xyz: np.ndarray, max_step: float) -> list[np.ndarray]:
     """Split a translation into equal pieces no longer than ``max_step`` (for the bridge)."""
     delta_xyz = np.asarray(delta_xyz, float)
@@ -68,6 +101,8 @@ class StepRecord:
     plan_ms: float
     step_ms: float
     ee_xyz: list[float]
+    gripper: float = float("nan")  # measured gripper closure after the step (/franka)
+    obj_xyz: list[float] = field(default_factory=list)  # judged object (ground truth)
 
 
 @dataclass
@@ -113,8 +148,13 @@ def summarize(episodes: list[Episode]) -> dict[str, Any]:
 
 
 def lifted(rest_z: float, now_z: float) -> bool:
-    """Was the object raised clearly off its rest height?"""
-    return now_z - rest_z > LIFT_SUCCESS_M
+    """Was the object raised at least LIFT_SUCCESS_M off its rest height?"""
+    return now_z - rest_z >= LIFT_SUCCESS_M
+
+
+def gripper_commands(records: list[StepRecord], threshold: float = 0.2) -> int:
+    """Steps whose commanded gripper delta the bridge acts on (|dg| > its threshold)."""
+    return sum(abs(r.action[6]) > threshold for r in records)
 
 
 def placed(obj_xyz: np.ndarray, place_xy: np.ndarray, rest_z: float) -> bool:

@@ -13,11 +13,13 @@ from .energy import GoalEnergy, energy, layer_norm
 from .presets import PRESETS, PlannerConfig, get_preset
 from .receding import PlanResult, RecedingHorizonPlanner, SubGoal, SubGoalSequence
 from .state import apply_action, roll_states
+from .state_energy import StateEnergy
 from .world_model import CachedRollout, NaiveRollout, WorldModel, make_rollout
 
 __all__ = [
     "CEM", "CEMConfig", "CEMResult", "CachedRollout", "GoalEnergy", "NaiveRollout", "PRESETS",
-    "PlanResult", "PlannerConfig", "RecedingHorizonPlanner", "SubGoal", "SubGoalSequence",
+    "PlanResult", "PlannerConfig", "RecedingHorizonPlanner", "StateEnergy", "SubGoal",
+    "SubGoalSequence",
     "WorldModel", "apply_action", "energy", "get_preset", "layer_norm", "make_rollout",
     "project_l1_ball", "roll_states",
 ]

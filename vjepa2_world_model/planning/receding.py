@@ -3,7 +3,8 @@
 ``RecedingHorizonPlanner.plan(z_obs, state, z_goal)`` runs one CEM optimisation (one
 batched world-model rollout per iteration) and returns the first action plus info; the
 next call warm-starts from the previous plan shifted by one step. ``SubGoalSequence``
-walks through several goal images (pick-and-place: 3 sub-goals for 4, 10 and 4 steps).
+walks through several goal images (pick-and-place: 3 sub-goals for 4, 10 and 4 steps;
+fixed budgets as in the paper, optionally moving on when the energy stops improving).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -19,6 +21,7 @@ from torch import Tensor
 from .cem import CEM, CEMResult
 from .energy import GoalEnergy, layer_norm
 from .presets import PlannerConfig
+from .state_energy import StateEnergy
 from .world_model import WorldModel, make_rollout
 
 
@@ -52,10 +55,14 @@ class RecedingHorizonPlanner:
     """CEM planner over a ``WorldModel``; state kept between calls for warm starts."""
 
     def __init__(self, world_model: WorldModel, config: PlannerConfig,
-                 device: torch.device | str | None = None) -> None:
+                 device: torch.device | str | None = None,
+                 state_energy: StateEnergy | None = None) -> None:
         config.validate()
         self.world_model = world_model
         self.config = config
+        # energy = visual L1 + alpha * state distance to the readout's goal state (None or
+        # alpha 0 = the paper's visual energy)
+        self.state_energy = state_energy if state_energy and state_energy.alpha > 0 else None
         if device is None:
             device = getattr(world_model, "device", "cpu")
         self.device = torch.device(device)
@@ -67,12 +74,13 @@ class RecedingHorizonPlanner:
 
     @classmethod
     def from_predictor(cls, predictor: torch.nn.Module, config: PlannerConfig,
-                       device: torch.device | str | None = None) -> RecedingHorizonPlanner:
+                       device: torch.device | str | None = None,
+                       state_energy: StateEnergy | None = None) -> RecedingHorizonPlanner:
         """Planner over an ACPredictor, built with the config's rollout mode ("cached" /
         "naive"), bf16 autocast (CUDA), torch.compile flag (CUDA) and chunk size."""
         wm = make_rollout(predictor, config.rollout, amp=config.amp, compile=config.compile,
                           chunk_size=config.chunk_size)
-        return cls(wm, config, device)
+        return cls(wm, config, device, state_energy)
 
     def reset(self) -> None:
         """Forget the warm start and the step counter (new episode)."""
@@ -85,6 +93,8 @@ class RecedingHorizonPlanner:
         if self.goal is not None and key == self._goal_key:
             return
         self.goal = GoalEnergy(z_goal.detach(), self.config.energy_weights).to(self.device)
+        if self.state_energy is not None:
+            self.state_energy.set_goal(z_goal.detach())
         self._goal_key = key
         if self.config.reset_on_goal_change:
             self._prev = None
@@ -126,10 +136,11 @@ class RecedingHorizonPlanner:
             return self._fail("state is not finite", obs_energy, t0)
         if not torch.isfinite(z_obs).all():
             return self._fail("observation features are not finite", obs_energy, t0)
-        wm = self.world_model
+        wm, state_e = self.world_model, self.state_energy
 
         def energy_fn(actions: Tensor) -> Tensor:
-            return goal(wm.rollout(z_obs, state, actions)).to(self.device)
+            e = goal(wm.rollout(z_obs, state, actions)).to(self.device)
+            return e if state_e is None else e + state_e(state, actions).to(e.dtype)
 
         mean, std = self._warm()
         gen = torch.Generator(device=self.device).manual_seed(self.config.cem.seed + self.steps)
@@ -197,38 +208,61 @@ class SubGoal:
     """One goal image's features with its step budget (and optional own threshold)."""
 
     name: str
-    features: Tensor  # (N, E)
+    features: Any  # (N, E) tensor (opaque to the walker)
     budget: int
     threshold: float | None = None
 
 
-class SubGoalSequence:
-    """Walk through sub-goals: after each executed step call ``update(energy)``; the
-    sequence advances when the current goal's budget is spent or the energy falls below its
-    threshold (the goal's own, else the sequence's)."""
+REACHED, BUDGET, PLATEAU = "reached", "budget", "plateau"
 
-    def __init__(self, goals: Sequence[SubGoal], energy_threshold: float | None = None) -> None:
+
+class SubGoalSequence:
+    """The one sub-goal walker (the planner node's loop uses it): which goal to plan
+    toward, and when to move on.
+
+    Before each planning step call ``observe(energy)`` with the observed frame's energy
+    against the current goal; it returns why the goal ends (and advances) or None to plan
+    toward it. After each executed step call ``step_done()``. A goal ends when
+    - its step budget is spent (``BUDGET``; the paper: fixed budgets, 4/10/4 for
+      pick-and-place), or
+    - the energy falls to its threshold (``REACHED``; the goal's own, else the
+      sequence's; None = off), or
+    - with ``patience`` > 0, the energy has not improved on the goal's best by more than
+      ``min_improvement`` for ``patience`` observations in a row (``PLATEAU``).
+    """
+
+    def __init__(self, goals: Sequence[SubGoal], energy_threshold: float | None = None,
+                 patience: int = 0, min_improvement: float = 0.0) -> None:
         if not goals:
             raise ValueError("SubGoalSequence needs at least one goal")
         for g in goals:
             if g.budget < 1:
                 raise ValueError(f"sub-goal {g.name!r} has step budget {g.budget} < 1")
+        if patience < 0 or min_improvement < 0:
+            raise ValueError("patience and min_improvement must be >= 0")
         self.goals = list(goals)
         self.energy_threshold = energy_threshold
+        self.patience = int(patience)
+        self.min_improvement = float(min_improvement)
         self.index = 0
         self.steps_on_goal = 0
         self.total_steps = 0
         self.reached: list[bool] = []  # per finished goal: reached by threshold?
+        self.reasons: list[str] = []  # per finished goal: REACHED | BUDGET | PLATEAU
+        self._best = math.inf
+        self._stall = 0
 
     @classmethod
     def pick_and_place(cls, features: Sequence[Tensor], budgets: Sequence[int] = (4, 10, 4),
-                       names: Sequence[str] = ("grasp", "lift", "place"),
-                       energy_threshold: float | None = None) -> SubGoalSequence:
+                       names: Sequence[str] = ("grasp", "carry", "place"),
+                       energy_threshold: float | None = None,
+                       patience: int = 0) -> SubGoalSequence:
         """The paper's pick-and-place: 3 goal images planned for 4, 10 and 4 steps."""
         if not len(features) == len(budgets) == len(names):
             raise ValueError("features, budgets and names must have the same length")
         return cls([SubGoal(n, f, int(b)) for n, f, b in zip(names, features, budgets,
-                                                              strict=True)], energy_threshold)
+                                                              strict=True)],
+                   energy_threshold, patience)
 
     @property
     def done(self) -> bool:
@@ -242,18 +276,43 @@ class SubGoalSequence:
     def total_budget(self) -> int:
         return sum(g.budget for g in self.goals)
 
-    def update(self, energy: float) -> bool:
-        """Count one executed step with the energy measured after it; True if advanced."""
+    def observe(self, energy: float) -> str | None:
+        """The observed energy against the current goal -> the reason the goal ends (the
+        sequence then advances) or None (plan toward it)."""
         goal = self.current
         if goal is None:
-            return False
-        self.steps_on_goal += 1
-        self.total_steps += 1
+            return None
         thr = goal.threshold if goal.threshold is not None else self.energy_threshold
-        hit = thr is not None and math.isfinite(energy) and energy <= thr
-        if hit or self.steps_on_goal >= goal.budget:
-            self.reached.append(hit)
+        finite = math.isfinite(energy)
+        reason = None
+        if thr is not None and finite and energy <= thr:
+            reason = REACHED
+        elif self.steps_on_goal >= goal.budget:
+            reason = BUDGET
+        elif self.patience > 0:
+            if finite and energy < self._best - self.min_improvement:
+                self._best, self._stall = energy, 0
+            elif self.steps_on_goal > 0:
+                self._stall += 1
+            if self._stall >= self.patience:
+                reason = PLATEAU
+        if reason is not None:
+            self.reached.append(reason == REACHED)
+            self.reasons.append(reason)
             self.index += 1
             self.steps_on_goal = 0
-            return True
-        return False
+            self._best, self._stall = math.inf, 0
+        return reason
+
+    def step_done(self) -> None:
+        """Count one executed step toward the current goal."""
+        if not self.done:
+            self.steps_on_goal += 1
+            self.total_steps += 1
+
+    def update(self, energy: float) -> bool:
+        """``step_done()`` then ``observe(energy)``; True if the sequence advanced."""
+        if self.done:
+            return False
+        self.step_done()
+        return self.observe(energy) is not None
