@@ -25,8 +25,8 @@ SHIPPED = ["sim_tiny", "sim_tiny_vjepa"]
 @pytest.fixture(scope="module")
 def fresh_episode() -> tuple[np.ndarray, np.ndarray]:
     """32 exploration steps in the direct-stepping sim, seed far from the training seeds."""
-    from vjepa2_planner_node.sim.direct import DirectSim
     from vjepa2_world_model.data.collect import ExplorationPolicy
+    from vjepa2_world_model.sim.direct import DirectSim
 
     sim = DirectSim()
     rng = np.random.default_rng(424242)

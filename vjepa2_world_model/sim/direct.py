@@ -24,7 +24,7 @@ import mujoco
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..safety import SafetyLimits
+from ..robot.safety import SafetyLimits
 from .config import load_config
 from .kinematics import (
     FRANKA_HAND_MAX_WIDTH,

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from vjepa2_planner_node.safety import SafetyLimits
-from vjepa2_planner_node.sim.kinematics import (
+from vjepa2_world_model.robot.safety import SafetyLimits
+from vjepa2_world_model.sim.kinematics import (
     FRANKA_HAND_MAX_WIDTH,
     gripper_closure,
     gripper_command,
