@@ -20,41 +20,14 @@ from vjepa2_planner_node.params import ParamError, check_checkpoint
 
 
 def load_encoder_and_predictor(checkpoint: str | Path, device: str) -> tuple[torch.nn.Module, ...]:
-    """Load (encoder, ac_predictor) from a checkpoint dir of own-format .safetensors files.
-
-    The directory holds one encoder file and one AC-predictor file (``save_model`` format,
-    e.g. written by ``vjepa2 convert``; the kind is read from each file's metadata); a
-    single file may hold either. A released ``vjepa2-ac-*.pt`` file is also accepted and
-    converted in memory (ViT-g + ac_vit_giant, the planning notebook's transform).
-    ParamError naming the ``checkpoint`` parameter when one of the two is missing or a
-    file is unreadable (truncated, wrong shapes, NaN weights, ...).
-    """
-    from vjepa2_world_model.checkpoints import load_model, load_official_ac
-    from vjepa2_world_model.models.ac_predictor import ACPredictor
-    from vjepa2_world_model.models.vit_encoder import VisionTransformer
+    """``checkpoints.load_pair`` for a node: errors become a ParamError naming ``checkpoint``."""
+    from vjepa2_world_model.checkpoints import load_pair
 
     path = check_checkpoint(str(checkpoint))
-    if path.is_file() and path.suffix == ".pt":
-        try:
-            encoder, predictor = load_official_ac(path)
-        except ValueError as e:
-            raise ParamError("checkpoint", str(e)) from None
-        return encoder.to(device).eval(), predictor.to(device).eval()
-    files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]
-    encoder = predictor = None
-    for f in files:
-        try:
-            model = load_model(str(f))
-        except ValueError as e:
-            raise ParamError("checkpoint", str(e)) from None
-        if isinstance(model, VisionTransformer) and encoder is None:
-            encoder = model
-        elif isinstance(model, ACPredictor) and predictor is None:
-            predictor = model
-    if encoder is None or predictor is None:
-        missing = "encoder" if encoder is None else "ac_predictor"
-        raise ParamError("checkpoint", f"{path} holds no {missing} (.safetensors, save_model)")
-    return encoder.to(device).eval(), predictor.to(device).eval()
+    try:
+        return load_pair(path, device)
+    except ValueError as e:
+        raise ParamError("checkpoint", str(e)) from None
 
 
 @dataclass

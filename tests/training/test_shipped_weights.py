@@ -15,8 +15,11 @@ import torch
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 from bench.eval_dynamics import evaluate_episode  # noqa: E402
-from vjepa2_planner_node.world_model_core import load_encoder_and_predictor  # noqa: E402
-from vjepa2_world_model.checkpoints import load_official_ac, to_official_layout  # noqa: E402
+from vjepa2_world_model.checkpoints import (  # noqa: E402
+    load_official_ac,
+    load_pair,  # noqa: E402
+    to_official_layout,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ["sim_tiny", "sim_tiny_vjepa"]
@@ -45,7 +48,7 @@ def fresh_episode() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_weights_load_through_the_official_loader(name: str, tmp_path: Path) -> None:
-    enc, pred = load_encoder_and_predictor(ROOT / "weights" / name, "cpu")
+    enc, pred = load_pair(ROOT / "weights" / name, "cpu")
     path = tmp_path / "as_released.pt"
     torch.save(to_official_layout(enc, pred), path)  # the released files' layout
     enc2, pred2 = load_official_ac(path, enc.config, pred.config)  # strict key check
@@ -60,7 +63,7 @@ def test_shipped_weights_load_through_the_official_loader(name: str, tmp_path: P
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_weights_learned_the_cell_dynamics(name: str, fresh_episode) -> None:
     frames, states = fresh_episode
-    enc, pred = load_encoder_and_predictor(ROOT / "weights" / name, "cpu")
+    enc, pred = load_pair(ROOT / "weights" / name, "cpu")
     with torch.no_grad():
         feats = enc.encode_images(torch.from_numpy(frames)).numpy()
     m = evaluate_episode(pred, feats, states, n_random=16, max_xyz=0.075,
