@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from vjepa2_world_model.robot.safety import SafetyLimits
-from vjepa2_world_model.sim.kinematics import (
+from vjepa2_world_model.robot.kinematics import (
     FRANKA_HAND_MAX_WIDTH,
     gripper_closure,
     gripper_command,
     min_jerk,
     state7_from_pose,
 )
+from vjepa2_world_model.robot.safety import SafetyLimits
 
 # Peak/mean speed ratio of the minimum-jerk profile.
 _MJ_PEAK = 1.875

@@ -24,9 +24,7 @@ import mujoco
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..robot.safety import SafetyLimits
-from .config import load_config
-from .kinematics import (
+from ..robot.kinematics import (
     FRANKA_HAND_MAX_WIDTH,
     apply_delta,
     as_vector7,
@@ -36,6 +34,8 @@ from .kinematics import (
     rotation_angle,
     state7_from_pose,
 )
+from ..robot.safety import SafetyLimits
+from .config import load_config
 from .render import OffscreenRenderer, stacked_views
 from .scene import (
     ARM_JOINTS,
