@@ -51,7 +51,8 @@ from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from vjepa2_world_model.robot.kinematics import gripper_closure, state7_from_pose  # noqa: E402
+from vjepa2_world_model.pose import state7_from_pose  # noqa: E402
+from vjepa2_world_model.robot.kinematics import gripper_closure  # noqa: E402
 from vjepa2_world_model.sim import load_config  # noqa: E402  (sets MUJOCO_GL)
 from vjepa2_world_model.sim.scene import (  # noqa: E402
     ARM_JOINTS,

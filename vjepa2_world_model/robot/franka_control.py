@@ -21,14 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
+from vjepa2_world_model.pose import euler_to_rotvec, state7_from_pose
 from vjepa2_world_model.robot.kinematics import (
     FRANKA_HAND_MAX_WIDTH,
     gripper_closure,
     gripper_command,
     min_jerk,
-    state7_from_pose,
 )
 from vjepa2_world_model.robot.safety import SafetyLimits
 
@@ -385,7 +384,7 @@ class FrankaController:
         start = _pose_matrix(state.O_T_EE_c)
         p0, r0 = start[:3, 3].copy(), start[:3, :3].copy()
         p1 = p0 + req.action[:3]
-        rel = Rotation.from_euler("xyz", req.action[3:6]).as_rotvec()
+        rel = euler_to_rotvec(req.action[3:6])
         dist, angle = float(np.linalg.norm(req.action[:3])), float(np.linalg.norm(rel))
         # Rodrigues terms of the relative rotation: R(s) = I + sin(s a) K + (1 - cos(s a)) K^2.
         axis = rel / angle if angle > 1e-12 else np.zeros(3)
