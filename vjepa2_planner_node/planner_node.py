@@ -69,10 +69,10 @@ PLANNER_PARAMS = {
     "iterations": 0,
     "elites": 0,
     "seed": 0,
-    # hold rule: send a zero action when the plan is not predicted better than holding
-    # still by this margin (stops wandering around a reached goal); < 0 = off
-    "hold_margin": -1.0,
-    "gripper_margin": -1.0,  # hold rule cost of a gripper change; < 0 = hold_margin
+    # hold rule (PlannerConfig.hold_margin / gripper_margin): NaN = the preset's value;
+    # a ROS double cannot be None, so < 0 = off (gripper_margin: < 0 = hold_margin)
+    "hold_margin": math.nan,
+    "gripper_margin": math.nan,
     "execute_action": "/franka/execute_delta",
     "execute_timeout_s": 30.0,
     "hold_timeout_s": 0.0,  # 0 = hold until inputs return or cancel

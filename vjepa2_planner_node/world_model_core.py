@@ -124,9 +124,8 @@ class WorldModelCore:
         self._frame_cache: tuple[int, torch.Tensor] | None = None
         self._lock = threading.RLock()  # one model call at a time
         self.model_lock = self._lock
-        from vjepa2_world_model.planning import make_rollout
-
-        self.rollout = make_rollout(predictor)
+        self._rollouts: dict[tuple, object] = {}
+        self.rollout = self.rollout_for()
         self.encode_ms = float("nan")
         self.predict_ms = float("nan")
 
@@ -136,6 +135,18 @@ class WorldModelCore:
     ) -> WorldModelCore:
         encoder, predictor = load_encoder_and_predictor(checkpoint, device)
         return cls(encoder, predictor, device, stale_after)
+
+    def rollout_for(self, config=None):  # noqa: ANN001, ANN201
+        """The predictor rollout a PlannerConfig asks for (rollout mode, amp, compile,
+        chunk size; defaults without one), built once per distinct setting."""
+        from vjepa2_world_model.planning import PlannerConfig, make_rollout
+
+        cfg = config or PlannerConfig()
+        key = (cfg.rollout, cfg.amp, cfg.compile, cfg.chunk_size)
+        if key not in self._rollouts:
+            self._rollouts[key] = make_rollout(self.predictor, cfg.rollout, amp=cfg.amp,
+                                               compile=cfg.compile, chunk_size=cfg.chunk_size)
+        return self._rollouts[key]
 
     # -- encoding -----------------------------------------------------------------
     @torch.no_grad()
