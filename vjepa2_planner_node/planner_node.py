@@ -54,10 +54,11 @@ from vjepa2_planner_node.ros_common import (
     array_to_ee_delta,
     declare,
     init_process,
+    run_nodes,
 )
 from vjepa2_planner_node.ros_env import require_interfaces
 from vjepa2_planner_node.world_model_core import WorldModelCore
-from vjepa2_planner_node.world_model_node import WorldModelNode, exit_code, run_nodes
+from vjepa2_planner_node.world_model_node import WorldModelNode, exit_code
 
 PLANNER_PARAMS = {
     "goals_dir": "goals",
@@ -181,8 +182,8 @@ class PlannerNode(Node):
             goals = [(n, self._library_goal(n)) for n in req.goal_names]
         elif self._active_name:
             goals = [(self._active_name, self._library_goal(self._active_name))]
-        elif "__active__" in self.core.goals:
-            goals = [("active", self.core.goal("__active__"))]
+        elif (z_active := self.core.active_goal()) is not None:
+            goals = [("active", z_active)]
         else:
             raise ValueError("no goal given and no active goal set")
         return goals

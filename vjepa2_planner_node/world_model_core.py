@@ -1,7 +1,8 @@
 """The world model as the nodes use it: latest observation, encodes, goal cache, energies.
 
-Plain logic (no ROS): world_model_node and planner_node are thin wrappers over it, and
-when they run in one process they share one ``WorldModelCore`` (one copy of the weights).
+Plain logic (no ROS), the in-process facade of the world model: the world_model node
+feeds its observation buffer and active goal, the planner node plans on it; both live in
+the planner_node process and share one ``WorldModelCore`` (one copy of the weights).
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class WorldModelCore:
         self.device = torch.device(device)
         self.obs = ObservationBuffer(stale_after=stale_after)
         self.goals: dict[str, torch.Tensor] = {}
+        self.active: torch.Tensor | None = None  # the latched active goal image, encoded
         self._frame_cache: tuple[int, torch.Tensor] | None = None
         self._lock = threading.RLock()  # one model call at a time
         self.model_lock = self._lock
@@ -177,6 +179,18 @@ class WorldModelCore:
         with self._lock:
             self.goals[name] = z
         return z
+
+    def set_active_goal(self, image_rgb: np.ndarray) -> torch.Tensor:
+        """Encode the goal selector's active goal image (what a request without goals uses)."""
+        z = self.encode(image_rgb)
+        with self._lock:
+            self.active = z
+        return z
+
+    def active_goal(self) -> torch.Tensor | None:
+        """Features of the active goal image, None until one was set."""
+        with self._lock:
+            return self.active
 
     def goal(self, name: str) -> torch.Tensor:
         try:
