@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vjepa2_planner_node.ros_env import REPO_ROOT, ensure_ros_env
+from vjepa2_planner_node.ros_env import ensure_ros_env
+from vjepa2_world_model.resources import data_root
 
 DEFAULT_TOPICS = [
     "/camera/image_raw",
@@ -30,7 +31,7 @@ DEFAULT_TOPICS = [
     "/planner/ee_delta",
 ]
 LATCHED_PREFIXES = ("/goals/",)
-INTERFACES_MSG_DIR = REPO_ROOT / "ros2_ws" / "src" / "vjepa2_interfaces" / "msg"
+INTERFACES_MSG_DIR = data_root() / "ros2_ws" / "src" / "vjepa2_interfaces" / "msg"
 
 
 def typestore() -> Any:
