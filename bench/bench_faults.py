@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     from sim.rosutil import RosClient, stop_process, wait_for
     from sim.test_faults import BURST, Cell, GroundTruth, _goal, outside
 
-    from vjepa2_planner_node.safety import DEFAULT_WORKSPACE
+    from vjepa2_world_model.robot.safety import DEFAULT_WORKSPACE
 
     del BURST
     cell = Cell(Path(tempfile.mkdtemp(prefix="bench_faults_")))

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-step", type=float, default=0.03, help="max per-axis delta (m)")
     args = p.parse_args(argv)
 
-    from vjepa2_planner_node.sim import DirectSim
+    from vjepa2_world_model.sim import DirectSim
 
     sim = DirectSim()
     sim.reset(seed=0)

@@ -54,12 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
     torch.set_num_threads(args.threads)
-    from vjepa2_planner_node.sim.config import load_config
-    from vjepa2_planner_node.sim.direct import DirectSim
     from vjepa2_world_model.checkpoints import load_model
     from vjepa2_world_model.planning.presets import get_preset
     from vjepa2_world_model.planning.receding import RecedingHorizonPlanner
-    from vjepa2_world_model.planning.world_model import make_rollout
+    from vjepa2_world_model.sim.config import load_config
+    from vjepa2_world_model.sim.direct import DirectSim
 
     w = Path(args.weights)
     enc = load_model(args.encoder or w / "encoder.safetensors").eval()
@@ -75,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         key, _, val = kv.partition("=")
         ov[key.strip()] = yaml.safe_load(val)
     cfg = get_preset(args.preset, **ov)
-    planner = RecedingHorizonPlanner(make_rollout(pred, cfg.rollout), cfg)
+    planner = RecedingHorizonPlanner.from_predictor(pred, cfg)
     sim = DirectSim(load_config(args.sim_config))
     size = int(sim.cfg["cameras"]["ext_cam"].get("width", 256))
     rng = np.random.default_rng(args.seed)

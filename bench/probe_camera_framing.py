@@ -54,8 +54,8 @@ def shares(sim, camera: str, input_px: int, patch: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vjepa2_planner_node.sim.config import load_config
-    from vjepa2_planner_node.sim.direct import DirectSim
+    from vjepa2_world_model.sim.config import load_config
+    from vjepa2_world_model.sim.direct import DirectSim
 
     from .scripted_moves import drive_to, hand_around_cube
 

@@ -38,12 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
     torch.set_num_threads(args.threads)
-    from vjepa2_planner_node.sim.config import load_config
-    from vjepa2_planner_node.sim.direct import DirectSim
-    from vjepa2_planner_node.world_model_core import load_encoder_and_predictor
+    from vjepa2_world_model.checkpoints import load_pair
     from vjepa2_world_model.planning import energy, layer_norm
+    from vjepa2_world_model.sim.config import load_config
+    from vjepa2_world_model.sim.direct import DirectSim
 
-    enc, _ = load_encoder_and_predictor(Path(args.weights), "cpu")
+    enc, _ = load_pair(Path(args.weights), "cpu")
     sim = DirectSim(load_config(args.sim_config))
 
     frames: list[dict[str, np.ndarray]] = []

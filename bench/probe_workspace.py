@@ -16,9 +16,9 @@ import itertools
 import mujoco
 import numpy as np
 
-from vjepa2_planner_node.fr3_kinematics import flange_pose
-from vjepa2_planner_node.sim import load_config
-from vjepa2_planner_node.sim.scene import ARM_JOINTS, TCP_SITE, build_scene_xml
+from vjepa2_world_model.robot.fr3_kinematics import flange_pose
+from vjepa2_world_model.sim import load_config
+from vjepa2_world_model.sim.scene import ARM_JOINTS, TCP_SITE, build_scene_xml
 
 MIN_SIGMA = 0.1  # m/rad: below this the arm is near a singularity (slow, ill-conditioned)
 

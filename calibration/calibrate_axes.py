@@ -25,7 +25,7 @@ from calibration.action_axes import fit_axis_rotation
 def infer_actions(checkpoint: str, episodes: list[Path], max_transitions: int,
                   preset: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(true xyz, inferred xyz) for up to ``max_transitions`` recorded transitions."""
-    from vjepa2_planner_node.world_model_core import load_encoder_and_predictor
+    from vjepa2_world_model.checkpoints import load_pair
     from vjepa2_world_model.data.actions import actions_from_states
     from vjepa2_world_model.data.bags import read_episode
     from vjepa2_world_model.planning import (
@@ -35,7 +35,7 @@ def infer_actions(checkpoint: str, episodes: list[Path], max_transitions: int,
         make_rollout,
     )
 
-    encoder, predictor = load_encoder_and_predictor(checkpoint, "cpu")
+    encoder, predictor = load_pair(checkpoint, "cpu")
     cfg = get_preset(preset, horizon=1, warm_start=False, seed=seed)
     planner = RecedingHorizonPlanner(make_rollout(predictor), cfg)
     true_xyz, inferred_xyz = [], []

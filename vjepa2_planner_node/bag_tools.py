@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vjepa2_planner_node.ros_env import REPO_ROOT, ensure_ros_env
+from vjepa2_planner_node.ros_env import ensure_ros_env
+from vjepa2_world_model.resources import data_root
 
 DEFAULT_TOPICS = [
     "/camera/image_raw",
@@ -45,7 +46,9 @@ KNOWN_MSG_PACKAGES = frozenset({
 
 class BagReadError(RuntimeError):
     """A bag could not be read completely."""
-INTERFACES_MSG_DIR = REPO_ROOT / "ros2_ws" / "src" / "vjepa2_interfaces" / "msg"
+
+
+INTERFACES_MSG_DIR = data_root() / "ros2_ws" / "src" / "vjepa2_interfaces" / "msg"
 
 
 def typestore() -> Any:

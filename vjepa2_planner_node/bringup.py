@@ -45,8 +45,9 @@ from typing import Any
 import yaml
 
 from vjepa2_planner_node.params import ParamError, check_checkpoint, check_device, check_topic
+from vjepa2_world_model.resources import data_root
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = data_root()  # the checkout, or <prefix>/share/vjepa2 when installed
 CONFIG_DIR = REPO_ROOT / "config"
 PACKAGE = "vjepa2"
 LAUNCH_ARGUMENTS = ("robot_ip", "use_sim", "checkpoint", "device", "camera_topic",

@@ -2,12 +2,14 @@
 
 ``make_planner(core, settings)`` returns the ``plan(obs, z_goal) -> Plan`` callable that
 planner_logic.run_goals uses: a RecedingHorizonPlanner (CEM, one batched rollout of all
-samples per iteration, KV-cached) over the core's predictor, fresh per goal request so a
-request with the same seed and inputs plans the same deltas.
+samples per iteration) over the core's predictor, with the PlannerConfig's rollout mode,
+autocast, compile flag and chunk size, fresh per goal request so a request with the same
+seed and inputs plans the same deltas.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,7 +22,13 @@ from vjepa2_planner_node.world_model_core import WorldModelCore
 
 @dataclass
 class CEMSettings:
-    """Preset name + optional overrides (0 = keep the preset's value)."""
+    """Preset name + the node's overrides; every default is the preset's (PlannerConfig).
+
+    0 (horizon, samples, iterations, elites) and NaN (hold_margin, gripper_margin) mean
+    "the preset's value". A ROS double cannot be None, so a negative margin turns the
+    hold rule off (hold_margin) or makes the gripper cost follow hold_margin
+    (gripper_margin), as PlannerConfig's None does.
+    """
 
     preset: str = "cpu"
     horizon: int = 0
@@ -28,8 +36,8 @@ class CEMSettings:
     iterations: int = 0
     elites: int = 0
     seed: int = 0
-    hold_margin: float = -1.0  # < 0 = off; else the planning library's hold rule
-    gripper_margin: float = -1.0  # < 0 = same as hold_margin
+    hold_margin: float = math.nan
+    gripper_margin: float = math.nan
     state_alpha: float = 0.0  # energy = visual + alpha * state distance (0 = the paper)
     readout: str = ""  # readout head file (state from goal features); needed if alpha > 0
 
@@ -37,15 +45,15 @@ class CEMSettings:
         """The planning library's PlannerConfig; ParamError naming the bad parameter."""
         from vjepa2_world_model.planning import get_preset
 
-        overrides = {k: int(v) for k, v in (("horizon", self.horizon),
-                                              ("num_samples", self.samples),
-                                              ("iterations", self.iterations),
-                                              ("top_k", self.elites)) if int(v) > 0}
+        overrides: dict[str, object] = {
+            k: int(v) for k, v in (("horizon", self.horizon), ("num_samples", self.samples),
+                                   ("iterations", self.iterations), ("top_k", self.elites))
+            if int(v) > 0}
         overrides["seed"] = int(self.seed)
-        if float(self.hold_margin) >= 0:
-            overrides["hold_margin"] = float(self.hold_margin)
-            if float(self.gripper_margin) >= 0:
-                overrides["gripper_margin"] = float(self.gripper_margin)
+        for name in ("hold_margin", "gripper_margin"):
+            v = float(getattr(self, name))
+            if not math.isnan(v):
+                overrides[name] = v if v >= 0 else None
         try:
             return get_preset(self.preset, **overrides)
         except ValueError as e:
@@ -83,7 +91,7 @@ def make_planner(
         if readout is None:
             raise ParamError("readout", "state_alpha > 0 needs a readout head")
         state_e = StateEnergy(readout, settings.state_alpha)
-    planner = RecedingHorizonPlanner(core.rollout, cfg, device=core.device,
+    planner = RecedingHorizonPlanner(core.rollout_for(cfg), cfg, device=core.device,
                                      state_energy=state_e)
 
     def plan(obs: Observation, z_goal: torch.Tensor) -> Plan:

@@ -303,7 +303,7 @@ class FoxgloveBridge(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vjepa2_planner_node.world_model_node import run_nodes
+    from vjepa2_planner_node.ros_common import run_nodes
 
     rclpy.init(args=sys.argv if argv is None else ["foxglove_bridge", *argv])
     try:

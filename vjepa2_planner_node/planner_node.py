@@ -62,10 +62,11 @@ from vjepa2_planner_node.ros_common import (
     array_to_ee_delta,
     declare,
     init_process,
+    run_nodes,
 )
 from vjepa2_planner_node.ros_env import require_interfaces
 from vjepa2_planner_node.world_model_core import WorldModelCore
-from vjepa2_planner_node.world_model_node import WorldModelNode, exit_code, run_nodes
+from vjepa2_planner_node.world_model_node import WorldModelNode, exit_code
 
 PLANNER_PARAMS = {
     "goals_dir": "goals",
@@ -77,10 +78,10 @@ PLANNER_PARAMS = {
     "iterations": 0,
     "elites": 0,
     "seed": 0,
-    # hold rule: send a zero action when the plan is not predicted better than holding
-    # still by this margin (stops wandering around a reached goal); < 0 = off
-    "hold_margin": -1.0,
-    "gripper_margin": -1.0,  # hold rule cost of a gripper change; < 0 = hold_margin
+    # hold rule (PlannerConfig.hold_margin / gripper_margin): NaN = the preset's value;
+    # a ROS double cannot be None, so < 0 = off (gripper_margin: < 0 = hold_margin)
+    "hold_margin": math.nan,
+    "gripper_margin": math.nan,
     # sub-goal switching: fixed step budgets (the paper); with switch_patience > 0 also
     # move on once the observed energy has not improved by switch_min_improvement for
     # that many steps
@@ -222,8 +223,8 @@ class PlannerNode(Node):
             goals = [(n, self._library_goal(n)) for n in req.goal_names]
         elif self._active_name:
             goals = [(self._active_name, self._library_goal(self._active_name))]
-        elif "__active__" in self.core.goals:
-            goals = [("active", self.core.goal("__active__"))]
+        elif (z_active := self.core.active_goal()) is not None:
+            goals = [("active", z_active)]
         else:
             raise ValueError("no goal given and no active goal set")
         return goals

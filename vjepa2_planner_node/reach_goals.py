@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
 
     from vjepa2_planner_node.evaluation.tasks import START_XYZ
-    from vjepa2_planner_node.sim.direct import DirectSim
+    from vjepa2_world_model.sim.direct import DirectSim
 
     out = Path((argv if argv is not None else sys.argv[1:] or ["goals/reach"])[0])
     out.mkdir(parents=True, exist_ok=True)

@@ -51,9 +51,10 @@ from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from vjepa2_planner_node.sim import load_config  # noqa: E402  (sets MUJOCO_GL)
-from vjepa2_planner_node.sim.kinematics import gripper_closure, state7_from_pose  # noqa: E402
-from vjepa2_planner_node.sim.scene import (  # noqa: E402
+from vjepa2_world_model.pose import state7_from_pose  # noqa: E402
+from vjepa2_world_model.robot.kinematics import gripper_closure  # noqa: E402
+from vjepa2_world_model.sim import load_config  # noqa: E402  (sets MUJOCO_GL)
+from vjepa2_world_model.sim.scene import (  # noqa: E402
     ARM_JOINTS,
     FINGER_JOINTS,
     OBJECT_NAMES,
@@ -63,7 +64,7 @@ from vjepa2_planner_node.sim.scene import (  # noqa: E402
     parse_object_pose,
     sample_object_poses,
 )
-from vjepa2_planner_node.sim.server import SimServerProcess  # noqa: E402
+from vjepa2_world_model.sim.server import SimServerProcess  # noqa: E402
 
 try:
     from vjepa2_planner_node.image_codec import array_to_image_msg
@@ -165,7 +166,7 @@ class SimCellNode(Node):
 
         import mujoco
 
-        from vjepa2_planner_node.sim.render import OffscreenRenderer, stacked_views
+        from vjepa2_world_model.sim.render import OffscreenRenderer, stacked_views
 
         self._mj = mujoco
         self.model = mujoco.MjModel.from_xml_string(build_scene_xml(self.cfg))

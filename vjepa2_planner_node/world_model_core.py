@@ -1,7 +1,8 @@
 """The world model as the nodes use it: latest observation, encodes, goal cache, energies.
 
-Plain logic (no ROS): world_model_node and planner_node are thin wrappers over it, and
-when they run in one process they share one ``WorldModelCore`` (one copy of the weights).
+Plain logic (no ROS), the in-process facade of the world model: the world_model node
+feeds its observation buffer and active goal, the planner node plans on it; both live in
+the planner_node process and share one ``WorldModelCore`` (one copy of the weights).
 """
 
 from __future__ import annotations
@@ -21,41 +22,14 @@ from vjepa2_planner_node.params import ParamError, check_checkpoint
 
 
 def load_encoder_and_predictor(checkpoint: str | Path, device: str) -> tuple[torch.nn.Module, ...]:
-    """Load (encoder, ac_predictor) from a checkpoint dir of own-format .safetensors files.
-
-    The directory holds one encoder file and one AC-predictor file (``save_model`` format,
-    e.g. written by ``vjepa2 convert``; the kind is read from each file's metadata); a
-    single file may hold either. A released ``vjepa2-ac-*.pt`` file is also accepted and
-    converted in memory (ViT-g + ac_vit_giant, the planning notebook's transform).
-    ParamError naming the ``checkpoint`` parameter when one of the two is missing or a
-    file is unreadable (truncated, wrong shapes, NaN weights, ...).
-    """
-    from vjepa2_world_model.checkpoints import load_model, load_official_ac
-    from vjepa2_world_model.models.ac_predictor import ACPredictor
-    from vjepa2_world_model.models.vit_encoder import VisionTransformer
+    """``checkpoints.load_pair`` for a node: errors become a ParamError naming ``checkpoint``."""
+    from vjepa2_world_model.checkpoints import load_pair
 
     path = check_checkpoint(str(checkpoint))
-    if path.is_file() and path.suffix == ".pt":
-        try:
-            encoder, predictor = load_official_ac(path)
-        except ValueError as e:
-            raise ParamError("checkpoint", str(e)) from None
-        return encoder.to(device).eval(), predictor.to(device).eval()
-    files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]
-    encoder = predictor = None
-    for f in files:
-        try:
-            model = load_model(str(f))
-        except ValueError as e:
-            raise ParamError("checkpoint", str(e)) from None
-        if isinstance(model, VisionTransformer) and encoder is None:
-            encoder = model
-        elif isinstance(model, ACPredictor) and predictor is None:
-            predictor = model
-    if encoder is None or predictor is None:
-        missing = "encoder" if encoder is None else "ac_predictor"
-        raise ParamError("checkpoint", f"{path} holds no {missing} (.safetensors, save_model)")
-    return encoder.to(device).eval(), predictor.to(device).eval()
+    try:
+        return load_pair(path, device)
+    except ValueError as e:
+        raise ParamError("checkpoint", str(e)) from None
 
 
 @dataclass
@@ -152,12 +126,12 @@ class WorldModelCore:
         self.device = torch.device(device)
         self.obs = ObservationBuffer(stale_after=stale_after)
         self.goals: OrderedDict[str, torch.Tensor] = OrderedDict()  # LRU, MAX_GOALS
+        self.active: torch.Tensor | None = None  # the latched active goal image, encoded
         self._frame_cache: tuple[int, torch.Tensor] | None = None
         self._lock = threading.RLock()  # one model call at a time
         self.model_lock = self._lock
-        from vjepa2_world_model.planning import make_rollout
-
-        self.rollout = make_rollout(predictor)
+        self._rollouts: dict[tuple, object] = {}
+        self.rollout = self.rollout_for()
         self.encode_ms = float("nan")
         self.predict_ms = float("nan")
         self.checkpoint: str | None = None  # where the weights came from (if a path)
@@ -170,6 +144,18 @@ class WorldModelCore:
         core = cls(encoder, predictor, device, stale_after)
         core.checkpoint = str(checkpoint)
         return core
+
+    def rollout_for(self, config=None):  # noqa: ANN001, ANN201
+        """The predictor rollout a PlannerConfig asks for (rollout mode, amp, compile,
+        chunk size; defaults without one), built once per distinct setting."""
+        from vjepa2_world_model.planning import PlannerConfig, make_rollout
+
+        cfg = config or PlannerConfig()
+        key = (cfg.rollout, cfg.amp, cfg.compile, cfg.chunk_size)
+        if key not in self._rollouts:
+            self._rollouts[key] = make_rollout(self.predictor, cfg.rollout, amp=cfg.amp,
+                                               compile=cfg.compile, chunk_size=cfg.chunk_size)
+        return self._rollouts[key]
 
     # -- encoding -----------------------------------------------------------------
     @torch.no_grad()
@@ -206,6 +192,18 @@ class WorldModelCore:
             for old in [k for k in self.goals if k != "__active__"][:-MAX_GOALS]:
                 del self.goals[old]
         return z
+
+    def set_active_goal(self, image_rgb: np.ndarray) -> torch.Tensor:
+        """Encode the goal selector's active goal image (what a request without goals uses)."""
+        z = self.encode(image_rgb)
+        with self._lock:
+            self.active = z
+        return z
+
+    def active_goal(self) -> torch.Tensor | None:
+        """Features of the active goal image, None until one was set."""
+        with self._lock:
+            return self.active
 
     def goal(self, name: str) -> torch.Tensor:
         with self._lock:

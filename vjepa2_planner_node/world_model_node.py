@@ -1,15 +1,14 @@
-"""world_model_node: V-JEPA 2-AC encoder + predictor behind ROS.
+"""world_model node: the ROS inputs of the in-process world model (WorldModelCore).
 
-Subscribes the camera Image and the 7-D EE state, keeps the latest observation with a
-stale-input watchdog, encodes goal images once (cache, incl. the latched active goal),
-serves batched energy evaluation (``EvaluateEnergy``: all samples in one call) and
-publishes diagnostics (encode/predict ms, input ages).
+Subscribes the camera Image and the 7-D EE state into the core's observation buffer
+(stale-input watchdog), encodes the latched active goal image through the core's
+``set_active_goal``, and publishes diagnostics (encode/predict ms, input ages). It has no
+process of its own and no services: planner_node hosts it next to the planner, and the
+planner calls the core directly (one copy of the weights, no process boundary).
 
 Parameters: checkpoint, device (auto|cpu|cuda|cuda:N), camera_topic, state_topic,
 stale_after_s, diagnostics_period_s, active_goal_topic, active_goal_name_topic.
 
-Normally hosted in the planner_node process (sharing one WorldModelCore with the
-planner, so planning never crosses a process boundary); ``main`` runs it alone.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ import sys
 import time
 
 import numpy as np
-import rclpy  # noqa: E402  (ros_common ran ensure_ros_env)
-import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup  # noqa: E402
 from rclpy.node import Node  # noqa: E402
@@ -34,8 +31,6 @@ from vjepa2_planner_node.ros_common import (
     LATCHED_QOS,
     check_topic_type,
     declare,
-    init_process,
-    run_nodes,
     stamp_to_sec,
     topic_type_problem,
 )
@@ -94,7 +89,6 @@ class WorldModelNode(Node):
                                  self._on_active_name, LATCHED_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(float(p["diagnostics_period_s"]), self._publish_diagnostics)
-        self._serve_energy()
 
     def _recheck_topic_types(self) -> None:
         """Late discovery: a wrong-typed input topic in the first 15 s is a startup error."""
@@ -133,39 +127,9 @@ class WorldModelNode(Node):
 
     def _on_active_goal(self, msg: Image) -> None:
         try:
-            self.core.set_goal("__active__", image_msg_to_rgb8(msg))
+            self.core.set_active_goal(image_msg_to_rgb8(msg))
         except ValueError as e:
             self.get_logger().error(f"active goal image rejected: {e}")
-
-    # -- services --------------------------------------------------------------------
-    def _serve_energy(self) -> None:
-        try:
-            from vjepa2_interfaces.srv import EvaluateEnergy
-        except ImportError:
-            self.get_logger().warning("vjepa2_interfaces missing: no evaluate_energy service")
-            return
-        self.create_service(EvaluateEnergy, "~/evaluate_energy", self._evaluate_energy,
-                            callback_group=MutuallyExclusiveCallbackGroup())
-
-    def _evaluate_energy(self, req, res):  # noqa: ANN001
-        try:
-            n, h = int(req.num_samples), int(req.horizon)
-            acts = np.asarray(req.actions, dtype=np.float32)
-            if n <= 0 or h <= 0 or acts.size != n * h * 7:
-                raise ValueError(f"actions has {acts.size} values, expected {n}*{h}*7")
-            health = self.core.obs.health()
-            if not health.ok:
-                raise ValueError(health.reason)
-            frame, state = self.core.obs.latest()
-            z_goal = self.core.goal(req.goal_name or "__active__")
-            z = self.core.encode_frame(frame)
-            e = self.core.energies(z, state, torch.from_numpy(acts.reshape(n, h, 7)), z_goal)
-            res.energies = e.double().cpu().tolist()
-            res.predict_ms = self.core.predict_ms
-            res.success = True
-        except (ValueError, KeyError) as e:
-            res.success, res.message = False, str(e)
-        return res
 
     # -- diagnostics -----------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
@@ -190,23 +154,6 @@ class WorldModelNode(Node):
         self.diag_pub.publish(arr)
 
 
-def main(argv: list[str] | None = None) -> int:
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    signals = init_process("world_model_node",
-                           sys.argv if argv is None else ["world_model_node", *argv])
-    try:
-        node = WorldModelNode()
-    except ParamError as e:
-        print(f"world_model_node: {e}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    except KeyboardInterrupt:
-        rclpy.try_shutdown()
-        return 0
-    run_nodes([node], signals)
-    return exit_code([node])
-
-
 def exit_code(nodes: list[Node]) -> int:
     """2 (and the message on stderr) if a node stopped on a startup parameter error.
 
@@ -216,10 +163,6 @@ def exit_code(nodes: list[Node]) -> int:
             print(n.fatal, file=sys.stderr)
             return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def _bounded_list(names: list[str], limit: int = 10) -> str:

@@ -187,6 +187,37 @@ def load_model(path: str | Path, device: torch.device | str = "cpu",
     return model.eval()
 
 
+def load_pair(checkpoint: str | Path, device: torch.device | str = "cpu"
+              ) -> tuple[VisionTransformer, ACPredictor]:
+    """Load (encoder, ac_predictor) for planning from a directory, a file or a release .pt.
+
+    A directory holds one encoder file and one AC-predictor file in the own format (e.g.
+    written by ``vjepa2 convert``; the kind is read from each file's metadata); a single
+    file may hold either. A released ``vjepa2-ac-*.pt`` file is converted in memory (ViT-g +
+    ac_vit_giant, the planning notebook's transform). Both models in eval mode on
+    ``device``. FileNotFoundError if the path does not exist; ValueError when one of the
+    two is missing or a file is unreadable (truncated, wrong shapes, NaN weights, ...).
+    """
+    path = Path(checkpoint).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    if path.is_file() and path.suffix == ".pt":
+        encoder, predictor = load_official_ac(path)
+        return encoder.to(device).eval(), predictor.to(device).eval()
+    files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]
+    encoder = predictor = None
+    for f in files:
+        model = load_model(str(f))
+        if isinstance(model, VisionTransformer) and encoder is None:
+            encoder = model
+        elif isinstance(model, ACPredictor) and predictor is None:
+            predictor = model
+    if encoder is None or predictor is None:
+        missing = "encoder" if encoder is None else "ac_predictor"
+        raise ValueError(f"{path} holds no {missing} (.safetensors, save_model)")
+    return encoder.to(device).eval(), predictor.to(device).eval()
+
+
 # ----------------------------------------------------------------------------- official
 
 

@@ -9,21 +9,30 @@ Pose after an action: xyz add, ``R_new = dR @ R``, gripper clipped to [0, 1].
 
 ``apply_action`` / ``action_between`` dispatch on the argument type: torch tensors use the
 batched torch implementation (planner; no autograd needed), numpy arrays / lists use scipy
-``Rotation`` (data pipeline). Both broadcast over leading dims.
+``Rotation`` (data pipeline). Both broadcast over leading dims. The single-pose helpers at
+the end (position + rotation matrix, used by the simulator, the libfranka driver and the
+safety limits) are numpy only. torch is imported only by the torch functions, so the
+simulator and the driver processes do not load it.
 """
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from scipy.spatial.transform import Rotation
-from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 # ----------------------------------------------------------------------------- torch
 
 
 def euler_xyz_to_matrix(euler: Tensor) -> Tensor:
     """(..., 3) extrinsic xyz Euler angles -> (..., 3, 3) rotation matrices."""
+    import torch
+
     if euler.shape[-1] != 3:
         raise ValueError(f"euler must end in 3, got {tuple(euler.shape)}")
     cx, cy, cz = euler.cos().unbind(-1)
@@ -44,6 +53,8 @@ def matrix_to_euler_xyz(m: Tensor) -> Tensor:
     """
     if m.shape[-2:] != (3, 3):
         raise ValueError(f"rotation matrices must end in (3, 3), got {tuple(m.shape)}")
+    import torch
+
     ry = torch.asin((-m[..., 2, 0]).clamp(-1.0, 1.0))
     cy = torch.sqrt(m[..., 0, 0] ** 2 + m[..., 1, 0] ** 2)
     lock = cy < 1e-6
@@ -60,6 +71,8 @@ def _check7(name: str, x: Tensor | np.ndarray) -> None:
 
 def apply_action_torch(state: Tensor, action: Tensor) -> Tensor:
     """Batched next state (..., 7): xyz add, R = dR @ R, gripper clipped to [0, 1]."""
+    import torch
+
     _check7("state", state)
     _check7("action", action)
     state, action = torch.broadcast_tensors(state, action)
@@ -70,6 +83,8 @@ def apply_action_torch(state: Tensor, action: Tensor) -> Tensor:
 
 def action_between_torch(state_t: Tensor, state_t1: Tensor) -> Tensor:
     """Batched action (..., 7) taking state_t to state_t1 (rotation R_t1 @ R_t^T)."""
+    import torch
+
     _check7("state_t", state_t)
     _check7("state_t1", state_t1)
     state_t, state_t1 = torch.broadcast_tensors(state_t, state_t1)
@@ -116,15 +131,73 @@ def action_between_np(state_t: np.ndarray, state_t1: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- dispatch
 
 
+def _is_tensor(*xs: object) -> bool:
+    """True if any argument is a torch tensor (never imports torch itself)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and any(isinstance(x, torch.Tensor) for x in xs)
+
+
 def apply_action(state, action):  # noqa: ANN001, ANN201
     """Next state; torch tensors -> torch (batched), anything else -> numpy/scipy."""
-    if isinstance(state, Tensor) or isinstance(action, Tensor):
+    if _is_tensor(state, action):
+        import torch
+
         return apply_action_torch(torch.as_tensor(state), torch.as_tensor(action))
     return apply_action_np(state, action)
 
 
 def action_between(state_t, state_t1):  # noqa: ANN001, ANN201
     """Action from state_t to state_t1; torch tensors -> torch, else numpy/scipy."""
-    if isinstance(state_t, Tensor) or isinstance(state_t1, Tensor):
+    if _is_tensor(state_t, state_t1):
+        import torch
+
         return action_between_torch(torch.as_tensor(state_t), torch.as_tensor(state_t1))
     return action_between_np(state_t, state_t1)
+
+
+# ----------------------------------------------------------------------------- one pose (numpy)
+
+
+def as_vector7(value: object, name: str = "action") -> np.ndarray:
+    """Return ``value`` as a finite float64 (7,) array or raise ValueError."""
+    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    if arr.shape != (7,):
+        raise ValueError(f"{name} must have 7 values, got shape {np.shape(value)}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf: {arr.tolist()}")
+    return arr
+
+
+def state7_from_pose(pos: np.ndarray, rot: np.ndarray, closure: float) -> np.ndarray:
+    """Position (3,), rotation matrix (3,3) and gripper closure -> state7."""
+    euler = Rotation.from_matrix(np.asarray(rot)).as_euler("xyz")
+    return np.concatenate([np.asarray(pos, dtype=np.float64), euler, [closure]])
+
+
+def pose_from_state7(state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """state7 -> (position (3,), rotation matrix (3,3))."""
+    state = np.asarray(state, dtype=np.float64)
+    return state[:3].copy(), Rotation.from_euler("xyz", state[3:6]).as_matrix()
+
+
+def apply_delta(
+    pos: np.ndarray, rot: np.ndarray, action: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Target pose after ``action`` (xyz add, R_new = dR @ R)."""
+    d_rot = Rotation.from_euler("xyz", action[3:6]).as_matrix()
+    return np.asarray(pos) + action[:3], d_rot @ np.asarray(rot)
+
+
+def rotation_angle(rot_a: np.ndarray, rot_b: np.ndarray) -> float:
+    """Angle (rad) of the rotation taking ``rot_a`` to ``rot_b``."""
+    return float(np.linalg.norm(Rotation.from_matrix(rot_b @ rot_a.T).as_rotvec()))
+
+
+def euler_to_rotvec(euler: np.ndarray) -> np.ndarray:
+    """Extrinsic xyz Euler angles (3,) of an action's rotation -> rotation vector (3,)."""
+    return Rotation.from_euler("xyz", np.asarray(euler, dtype=np.float64)).as_rotvec()
+
+
+def rotvec_to_euler(rotvec: np.ndarray) -> np.ndarray:
+    """Rotation vector (3,) -> extrinsic xyz Euler angles (3,) (inverse of euler_to_rotvec)."""
+    return Rotation.from_rotvec(np.asarray(rotvec, dtype=np.float64)).as_euler("xyz")

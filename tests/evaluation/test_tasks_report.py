@@ -76,7 +76,7 @@ def test_paper_table_lines_up_our_figures_with_the_papers() -> None:
 def test_pick_place_start_is_within_the_grasp_budget() -> None:
     """From the hover start, 4 steps inside the planner's per-step L1 ball (and under the
     bridge's step limit) cover the way to the grasp pose; from home they do not."""
-    from vjepa2_planner_node.safety import SafetyLimits
+    from vjepa2_world_model.robot.safety import SafetyLimits
 
     bridge_max = SafetyLimits().max_translation
     cube = np.array([0.50, -0.10])

@@ -137,7 +137,7 @@ class FakeCell(Node):
 
 
 def main() -> int:
-    from vjepa2_planner_node.world_model_node import run_nodes
+    from vjepa2_planner_node.ros_common import run_nodes
 
     rclpy.init(args=sys.argv)
     run_nodes([FakeCell()])

@@ -328,3 +328,32 @@ def test_goal_library_bounds_image_size(tmp_path) -> None:
         lib.load("fake")
     with pytest.raises(ValueError, match="aspect"):
         lib.save("wide", np.zeros((1, 4096, 3), np.uint8))
+
+
+def test_planner_settings_take_every_default_from_the_preset() -> None:
+    from vjepa2_planner_node.planner_node import PLANNER_PARAMS
+    from vjepa2_world_model.planning import get_preset
+
+    node_defaults = CEMSettings(
+        preset=PLANNER_PARAMS["preset"], horizon=PLANNER_PARAMS["horizon"],
+        samples=PLANNER_PARAMS["samples"], iterations=PLANNER_PARAMS["iterations"],
+        elites=PLANNER_PARAMS["elites"], seed=PLANNER_PARAMS["seed"],
+        hold_margin=PLANNER_PARAMS["hold_margin"],
+        gripper_margin=PLANNER_PARAMS["gripper_margin"])
+    assert node_defaults.planner_config() == get_preset("cpu", seed=0)
+    assert CEMSettings().planner_config() == get_preset("cpu", seed=0)
+    cfg = CEMSettings(hold_margin=0.0, gripper_margin=0.002).planner_config()
+    assert (cfg.hold_margin, cfg.gripper_margin) == (0.0, 0.002)
+    cfg = CEMSettings(hold_margin=-1.0, gripper_margin=-1.0).planner_config()
+    assert (cfg.hold_margin, cfg.gripper_margin) == (None, None)
+
+
+def test_node_planner_uses_the_configs_rollout_settings() -> None:
+    from vjepa2_world_model.planning import get_preset
+    from vjepa2_world_model.planning.world_model import CachedRollout, NaiveRollout
+
+    core = toy_core()
+    naive = core.rollout_for(get_preset("cpu", rollout="naive", chunk_size=3, amp=False))
+    assert isinstance(naive, NaiveRollout) and naive.chunk_size == 3 and not naive.amp
+    assert isinstance(core.rollout_for(get_preset("cpu")), CachedRollout)
+    assert core.rollout_for(get_preset("cpu", rollout="naive", chunk_size=3, amp=False)) is naive

@@ -59,7 +59,8 @@ def main() -> int:
 
     from vjepa2_planner_node.params import ParamError
     from vjepa2_planner_node.planner_node import PlannerNode
-    from vjepa2_planner_node.world_model_node import WorldModelNode, exit_code, run_nodes
+    from vjepa2_planner_node.ros_common import run_nodes
+    from vjepa2_planner_node.world_model_node import WorldModelNode, exit_code
 
     torch.set_num_threads(1)
     rclpy.init(args=sys.argv)

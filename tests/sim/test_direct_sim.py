@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vjepa2_planner_node.sim import DirectSim
+from vjepa2_world_model.sim import DirectSim
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vjepa2_planner_node.franka_control import (
+from vjepa2_world_model.robot.franka_control import (
     FrankaController,
     MotionLimits,
     _s_at,

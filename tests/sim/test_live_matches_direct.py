@@ -8,10 +8,10 @@ import time
 import mujoco
 import numpy as np
 
-from vjepa2_planner_node.sim import DirectSim, load_config
-from vjepa2_planner_node.sim.render import OffscreenRenderer
-from vjepa2_planner_node.sim.scene import build_scene_xml
-from vjepa2_planner_node.sim.server import SimServerProcess
+from vjepa2_world_model.sim import DirectSim, load_config
+from vjepa2_world_model.sim.render import OffscreenRenderer
+from vjepa2_world_model.sim.scene import build_scene_xml
+from vjepa2_world_model.sim.server import SimServerProcess
 
 POSES = {"cube": [0.45, -0.1, 0.021, 1, 0, 0, 0], "cup": [0.55, 0.15, 0.001, 1, 0, 0, 0]}
 

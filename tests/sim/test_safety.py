@@ -1,4 +1,4 @@
-"""Unit tests for vjepa2_planner_node.safety (no sim, no ROS)."""
+"""Unit tests for vjepa2_world_model.robot.safety (no sim, no ROS)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from vjepa2_planner_node.safety import SafetyLimits
+from vjepa2_world_model.robot.safety import SafetyLimits
 
 STATE = np.array([0.4, 0.0, 0.3, math.pi, 0.0, 0.0, 0.0])
 

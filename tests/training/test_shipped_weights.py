@@ -15,8 +15,11 @@ import torch
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 from bench.eval_dynamics import evaluate_episode  # noqa: E402
-from vjepa2_planner_node.world_model_core import load_encoder_and_predictor  # noqa: E402
-from vjepa2_world_model.checkpoints import load_official_ac, to_official_layout  # noqa: E402
+from vjepa2_world_model.checkpoints import (  # noqa: E402
+    load_official_ac,
+    load_pair,  # noqa: E402
+    to_official_layout,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ["sim_tiny", "sim_tiny_vjepa"]
@@ -27,8 +30,8 @@ GRIPPER_WIN_SHARE = 0.8  # ... and the true gripper action beats a zeroed one th
 @pytest.fixture(scope="module")
 def fresh_episode() -> tuple[np.ndarray, np.ndarray]:
     """32 exploration steps in the direct-stepping sim, seed far from the training seeds."""
-    from vjepa2_planner_node.sim.direct import DirectSim
     from vjepa2_world_model.data.collect import ExplorationPolicy
+    from vjepa2_world_model.sim.direct import DirectSim
 
     sim = DirectSim()
     rng = np.random.default_rng(424242)
@@ -50,7 +53,7 @@ def gripper_episode() -> tuple[np.ndarray, np.ndarray]:
     """A scripted episode of gripper-only steps: close on the cube, open, re-grasp, lift,
     open and close in the air (fresh seed, not in the training data)."""
     from bench.scripted_moves import hand_around_cube
-    from vjepa2_planner_node.sim.direct import DirectSim
+    from vjepa2_world_model.sim.direct import DirectSim
 
     sim = DirectSim()
     frames, states = [], []
@@ -72,7 +75,7 @@ def gripper_episode() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_weights_load_through_the_official_loader(name: str, tmp_path: Path) -> None:
-    enc, pred = load_encoder_and_predictor(ROOT / "weights" / name, "cpu")
+    enc, pred = load_pair(ROOT / "weights" / name, "cpu")
     path = tmp_path / "as_released.pt"
     torch.save(to_official_layout(enc, pred), path)  # the released files' layout
     enc2, pred2 = load_official_ac(path, enc.config, pred.config)  # strict key check
@@ -87,7 +90,7 @@ def test_shipped_weights_load_through_the_official_loader(name: str, tmp_path: P
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_weights_learned_the_cell_dynamics(name: str, fresh_episode) -> None:
     frames, states = fresh_episode
-    enc, pred = load_encoder_and_predictor(ROOT / "weights" / name, "cpu")
+    enc, pred = load_pair(ROOT / "weights" / name, "cpu")
     with torch.no_grad():
         feats = enc.encode_images(torch.from_numpy(frames)).numpy()
     m = evaluate_episode(pred, feats, states, n_random=16, max_xyz=0.075,
@@ -103,7 +106,7 @@ def test_shipped_weights_predict_the_gripper(gripper_episode) -> None:
     """On steps that only open or close the hand, the predictor beats copy-last-frame and
     the true gripper action predicts the next frame better than a zeroed one."""
     frames, states = gripper_episode
-    enc, pred = load_encoder_and_predictor(ROOT / "weights" / SHIPPED[0], "cpu")
+    enc, pred = load_pair(ROOT / "weights" / SHIPPED[0], "cpu")
     with torch.no_grad():
         feats = enc.encode_images(torch.from_numpy(frames)).numpy()
     n = len(frames) // 2  # two scripted runs, evaluated apart (no step across the reset)

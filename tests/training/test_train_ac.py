@@ -192,3 +192,19 @@ def test_change_weight_emphasises_tokens_that_change():
     assert torch.isclose(loss._l1(uniform, target, before), plain._l1(uniform, target, before))
     with pytest.raises(ValueError, match="change_weight"):
         T.ACLoss(torch.nn.Identity(), change_weight=-1.0)
+
+
+def test_shipped_configs_export_into_the_run_dir_not_the_shipped_weights(tmp_path):
+    from pathlib import Path
+
+    from vjepa2_world_model.training import train_encoder as E
+
+    root = Path(__file__).resolve().parents[2]
+    for mod, config, name in ((T, "train_ac_tiny.yaml", "ac_predictor.safetensors"),
+                              (E, "train_encoder_tiny.yaml", "encoder.safetensors")):
+        cfg = C.load_config(root / "configs" / config, [f"run_dir={tmp_path}"], mod.DEFAULTS)
+        assert mod.export_path(cfg) == tmp_path / name, config
+        assert mod.export_path(C.load_config(None, [f"run_dir={tmp_path}"], mod.DEFAULTS)) == (
+            tmp_path / name)
+    off = C.load_config(None, ['export.path=""'], T.DEFAULTS)
+    assert T.export_path(off) is None

@@ -303,10 +303,10 @@ def energy_landscape(checkpoint: str, obs_rgb: np.ndarray, goal_rgb: np.ndarray,
     """Energy of one-step plans over a (dx, dy) grid around the current state (PNG)."""
     import torch
 
-    from vjepa2_planner_node.world_model_core import load_encoder_and_predictor
+    from vjepa2_world_model.checkpoints import load_pair
     from vjepa2_world_model.planning import energy, layer_norm, make_rollout
 
-    encoder, predictor = load_encoder_and_predictor(checkpoint, "cpu")
+    encoder, predictor = load_pair(checkpoint, "cpu")
     with torch.no_grad():
         z = layer_norm(encoder.encode_images(torch.from_numpy(np.stack([obs_rgb, goal_rgb]))))
         dx = np.linspace(-half_width, half_width, n)

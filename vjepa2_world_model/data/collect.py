@@ -1,6 +1,6 @@
 """`vjepa2 collect`: exploration episodes in the simulated cell, saved as rosbag2 MCAP.
 
-Steps MuJoCo directly through ``vjepa2_planner_node.sim.direct.DirectSim`` (no ROS, no
+Steps MuJoCo directly through ``vjepa2_world_model.sim.direct.DirectSim`` (no ROS, no
 libfranka, no real-time pacing). Each episode: reset with randomised object poses, then a
 mix of random end-effector deltas (per-axis up to ~0.075 m, like the planner samples),
 reaches to random points / above objects, grasp attempts (descend, close, lift) and
@@ -172,8 +172,8 @@ def collect_episode(sim: object, path: Path, seed: int, steps: int, size: int,
 
 def _worker(args: argparse.Namespace, indices: list[int], wid: int) -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from vjepa2_planner_node.sim.config import load_config
-    from vjepa2_planner_node.sim.direct import DirectSim
+    from vjepa2_world_model.sim.config import load_config
+    from vjepa2_world_model.sim.direct import DirectSim
 
     sim = DirectSim(load_config(args.sim_config))
     out = Path(args.out)

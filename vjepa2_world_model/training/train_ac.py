@@ -53,8 +53,18 @@ DEFAULTS: dict[str, Any] = {
               "change_weight": 0.0,
               "log_every": 10, "eval_every": 250, "ckpt_every": 100, "max_minutes": 0,
               "resume": True, "progress": True},
-    "export": {"path": "weights/sim_tiny/ac_predictor.safetensors"},
+    # None = RUN_DIR/ac_predictor.safetensors (a run never overwrites the shipped weights;
+    # ship by copying the file to weights/...); "" = no export
+    "export": {"path": None},
 }
+
+
+def export_path(cfg: dict) -> Path | None:
+    """Where a finished run writes its predictor: export.path, by default in the run dir."""
+    path = (cfg.get("export") or {}).get("path")
+    if path is None:
+        return Path(cfg["run_dir"]) / "ac_predictor.safetensors"
+    return Path(path) if str(path) else None
 
 
 def layer_norm(x: Tensor) -> Tensor:
@@ -355,9 +365,9 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
         pbar.close()
     if dd.main and hist is not None and hist.rows:
         hist.plot(run_dir / "loss.png", "AC predictor")
-    if dd.main and step >= total_steps and cfg.get("export", {}).get("path"):
-        export(predictor, cfg["export"]["path"])
-        log(f"exported {cfg['export']['path']}")
+    if dd.main and step >= total_steps and export_path(cfg):
+        export(predictor, export_path(cfg))
+        log(f"exported {export_path(cfg)}")
     summary.update({"step": step, "losses": losses, "last": last,
                     "wall_s": time.time() - t_start, "model": predictor})
     C.cleanup_distributed(dd)
@@ -398,9 +408,9 @@ def _print_outputs(cfg: dict, summary: dict) -> None:
     from vjepa2_world_model.progress import outputs
 
     run = Path(cfg["run_dir"])
-    done = summary["stopped"] == "done" and cfg.get("export", {}).get("path")
+    done = summary["stopped"] == "done" and export_path(cfg)
     outputs("train-ac", run_dir=run, checkpoint=run / "ckpt_last.pt", log=run / "log.txt",
-            loss_plot=run / "loss.png", **({"weights": cfg["export"]["path"]} if done else {}))
+            loss_plot=run / "loss.png", **({"weights": export_path(cfg)} if done else {}))
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "train": {"steps": 2000, "batch_size": 32, "seed": 0, "grad_clip": 1.0,
               "log_every": 10, "eval_every": 200, "ckpt_every": 100, "max_minutes": 0,
               "resume": True, "progress": True},
-    "export": {"path": "weights/sim_tiny/encoder.safetensors"},
+    "export": {"path": None},  # None = RUN_DIR/encoder.safetensors; "" = no export
 }
 
 
@@ -381,9 +381,9 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
         pbar.close()
     if dd.main and hist is not None and hist.rows:
         hist.plot(run_dir / "loss.png", "V-JEPA encoder pretraining")
-    if dd.main and step >= total_steps and cfg.get("export", {}).get("path"):
-        export_encoder(target, cfg["export"]["path"])
-        log(f"exported target encoder to {cfg['export']['path']}")
+    if dd.main and step >= total_steps and export_path(cfg):
+        export_encoder(target, export_path(cfg))
+        log(f"exported target encoder to {export_path(cfg)}")
     summary.update({"step": step, "losses": losses, "last": last,
                     "wall_s": time.time() - t_start, "encoder": encoder, "target": target,
                     "predictor": predictor})
@@ -391,6 +391,14 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
     if log_f:
         log_f.close()
     return summary
+
+
+def export_path(cfg: dict) -> Path | None:
+    """Where a finished run writes its encoder: export.path, by default in the run dir."""
+    path = (cfg.get("export") or {}).get("path")
+    if path is None:
+        return Path(cfg["run_dir"]) / "encoder.safetensors"
+    return Path(path) if str(path) else None
 
 
 def export_encoder(encoder: nn.Module, path: str | Path) -> None:
@@ -422,9 +430,9 @@ def _print_outputs(cfg: dict, summary: dict) -> None:
     from vjepa2_world_model.progress import outputs
 
     run = Path(cfg["run_dir"])
-    done = summary["stopped"] == "done" and cfg.get("export", {}).get("path")
+    done = summary["stopped"] == "done" and export_path(cfg)
     outputs("train-encoder", run_dir=run, checkpoint=run / "ckpt_last.pt", log=run / "log.txt",
-            loss_plot=run / "loss.png", **({"weights": cfg["export"]["path"]} if done else {}))
+            loss_plot=run / "loss.png", **({"weights": export_path(cfg)} if done else {}))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from vjepa2_world_model.resources import data_root
+
+REPO_ROOT = data_root()  # the checkout, or <prefix>/share/vjepa2 when installed
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "sim_cell.yaml"
 
 DEFAULTS: dict[str, Any] = {

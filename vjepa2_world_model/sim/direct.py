@@ -24,18 +24,10 @@ import mujoco
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..safety import SafetyLimits
+from ..pose import apply_delta, as_vector7, rotation_angle, state7_from_pose
+from ..robot.kinematics import FRANKA_HAND_MAX_WIDTH, gripper_closure, gripper_command, min_jerk
+from ..robot.safety import SafetyLimits
 from .config import load_config
-from .kinematics import (
-    FRANKA_HAND_MAX_WIDTH,
-    apply_delta,
-    as_vector7,
-    gripper_closure,
-    gripper_command,
-    min_jerk,
-    rotation_angle,
-    state7_from_pose,
-)
 from .render import OffscreenRenderer, stacked_views
 from .scene import (
     ARM_JOINTS,

@@ -1,6 +1,6 @@
 """The live simulated robot: franky-sim server process with the cell scene (no ROS).
 
-``SimServerProcess`` starts ``python -m vjepa2_planner_node.sim.server --child ...``:
+``SimServerProcess`` starts ``python -m vjepa2_world_model.sim.server --child ...``:
 franky-sim's MuJoCo FR3 + hand speaking the libfranka protocol on ``hostname`` (robot TCP
 1337, gripper 1338), paced to real time.  The child mirrors the simulation state (sim
 time + qpos) into a named shared-memory block (seqlock) for rendering and ground truth,
@@ -8,7 +8,7 @@ and takes object placement commands as JSON lines on stdin (replies on stdout). 
 with its parent (PR_SET_PDEATHSIG).  A subprocess rather than multiprocessing, so callers
 need no ``__main__`` guard.
 
-Run alone (no camera, no ROS): ``python -m vjepa2_planner_node.sim.server --hostname 127.0.0.1``.
+Run alone (no camera, no ROS): ``python -m vjepa2_world_model.sim.server --hostname 127.0.0.1``.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ class SimServerProcess:
         self._buf[:] = 0.0
         poses = {k: np.asarray(v, dtype=np.float64).tolist()
                  for k, v in (initial_poses or {}).items()}
-        cmd = [sys.executable, "-m", "vjepa2_planner_node.sim.server", "--child",
+        cmd = [sys.executable, "-m", "vjepa2_world_model.sim.server", "--child",
                "--hostname", self.hostname, "--realtime", str(self.realtime),
                "--config-json", json.dumps(self.cfg), "--shm", self._shm.name,
                "--parent-pid", str(os.getpid()), "--initial-poses", json.dumps(poses)]

@@ -1,6 +1,6 @@
 """Simulated Franka cell: scene (franky-sim FR3 + hand), rendering, direct stepping.
 
-Pure MuJoCo / franky-sim, no ROS.  ``from vjepa2_planner_node.sim import DirectSim``.
+Pure MuJoCo / franky-sim, no ROS.  ``from vjepa2_world_model.sim import DirectSim``.
 """
 
 from __future__ import annotations

@@ -38,17 +38,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
-from vjepa2_planner_node.fr3_kinematics import tcp_pose
-from vjepa2_planner_node.safety import SafetyLimits
-from vjepa2_planner_node.sim.kinematics import (
+from vjepa2_world_model.pose import euler_to_rotvec, state7_from_pose
+from vjepa2_world_model.robot.fr3_kinematics import tcp_pose
+from vjepa2_world_model.robot.kinematics import (
     FRANKA_HAND_MAX_WIDTH,
     gripper_closure,
     gripper_command,
     min_jerk,
-    state7_from_pose,
 )
+from vjepa2_world_model.robot.safety import SafetyLimits
 
 # Peak/mean speed ratio of the minimum-jerk profile.
 _MJ_PEAK = 1.875
@@ -514,7 +513,7 @@ class FrankaController:
         tol = self.limits.tracking_tolerance
         worst = 0.0
         last_cmd = p0.copy()
-        rel = Rotation.from_euler("xyz", req.action[3:6]).as_rotvec()
+        rel = euler_to_rotvec(req.action[3:6])
         dist, angle = float(np.linalg.norm(req.action[:3])), float(np.linalg.norm(rel))
         # Rodrigues terms of the relative rotation: R(s) = I + sin(s a) K + (1 - cos(s a)) K^2.
         axis = rel / angle if angle > 1e-12 else np.zeros(3)
