@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = get_preset(args.preset, **ov)
     planner = RecedingHorizonPlanner.from_predictor(pred, cfg)
     sim = DirectSim(load_config(args.sim_config))
-    size = int(sim.cfg["cameras"]["ext_cam"].get("width", 256))
+    size = int(sim.cfg["cameras"][sim.camera].get("width", 256))
     rng = np.random.default_rng(args.seed)
 
     def feats(img: np.ndarray) -> torch.Tensor:
