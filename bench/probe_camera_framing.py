@@ -21,9 +21,20 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def _segment(sim, camera: str, size: int) -> np.ndarray:
-    """(size, size) body id per pixel (-1 = background)."""
-    r = mujoco.Renderer(sim.model, height=size, width=size)
+def _segment(sim, camera: str, size: int, height: int | None = None) -> np.ndarray:
+    """(height, size) body id per pixel (-1 = background); a stacked view part by part."""
+    from vjepa2_world_model.sim.render import stacked_views
+
+    height = size if height is None else height
+    parts = stacked_views(sim.cfg["cameras"]).get(camera)
+    if parts:
+        rows: list[np.ndarray] = []
+        for i, (cam, share) in enumerate(parts):
+            h = height - sum(len(r) for r in rows) if i == len(parts) - 1 \
+                else max(1, round(height * share))
+            rows.append(_segment(sim, cam, size, h))
+        return np.vstack(rows)
+    r = mujoco.Renderer(sim.model, height=height, width=size)
     r.enable_segmentation_rendering()
     r.update_scene(sim.data, camera=camera)
     seg = r.render()
@@ -67,8 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--input", type=int, default=128, help="model input size (px)")
     ap.add_argument("--patch", type=int, default=16)
     ap.add_argument("--seeds", type=int, default=6)
+    ap.add_argument("--camera", default=None,
+                    help="camera or stacked view (default: what the cell publishes)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
+    sim_cam = args.camera or cfg["render"].get("camera", "ext_cam")
     cam = cfg["cameras"]["ext_cam"]
     for key in ("pos", "lookat", "fovy"):
         if getattr(args, key) is not None:
@@ -80,12 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         sim.reset(seed=seed)
         cube = sim.object_poses()["cube"][:3]
         drive_to(sim, np.array([cube[0], cube[1], 0.2]))
-        rows["open, 20 cm up"].append(shares(sim, "ext_cam", args.input, args.patch))
+        rows["open, 20 cm up"].append(shares(sim, sim_cam, args.input, args.patch))
         hand_around_cube(sim, seed)
-        rows["open at cube"].append(shares(sim, "ext_cam", args.input, args.patch))
+        rows["open at cube"].append(shares(sim, sim_cam, args.input, args.patch))
         sim.move_ee_delta([0, 0, 0, 0, 0, 0, 1.0])
-        rows["closed on cube"].append(shares(sim, "ext_cam", args.input, args.patch))
-    print(f"camera pos {cam['pos']} lookat {cam['lookat']} fovy {cam['fovy']}; "
+        rows["closed on cube"].append(shares(sim, sim_cam, args.input, args.patch))
+    print(f"view {sim_cam}; exterior camera pos {cam['pos']} lookat {cam['lookat']} "
+          f"fovy {cam['fovy']}; "
           f"input {args.input} px, patch {args.patch} ({args.input // args.patch}^2 tokens)")
     print(f"{'pose':<16} {'hand px':>8} {'hand tok':>9} {'finger px':>10} {'finger tok':>11}")
     for name, vals in rows.items():

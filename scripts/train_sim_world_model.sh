@@ -38,7 +38,7 @@ log "train-encoder: $ENC_STEPS steps on $(count "$D/enc_episodes") episodes -> $
 $V train-encoder --config configs/train_encoder_tiny.yaml run_dir="$R/encoder" \
   data.episodes="$D/enc_episodes" data.frame_cache="$D/frames" train.steps="$ENC_STEPS" \
   train.eval_every=250 export.path="$R/encoder/encoder.safetensors" > "$R/encoder.log" 2>&1
-wait $collect_pid
+wait $collect_pid || log "collect stopped (status $?): going on with the episodes collected"
 log "collect: $HELDOUT held-out episodes -> $D/heldout (seeds 101000+i, never trained on)"
 $V collect --out "$D/heldout" --start 100000 --episodes "$HELDOUT" --steps 48 --workers 2 \
   --sim-config "$SIM_CONFIG" >> "$R/collect.log" 2>&1

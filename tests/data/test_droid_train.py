@@ -75,7 +75,8 @@ def test_droid_cache_features_then_train_ac(tmp_path, capsys):
     assert cli(["cache-features", "--episodes", str(root), "--encoder",
                 str(tmp_path / "encoder.safetensors"), "--cache-root", str(cache_root),
                 "--threads", "1"]) == 0
-    cache_dir = Path(capsys.readouterr().out.strip().splitlines()[-1].split(": ", 1)[1])
+    ready = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("cache ready: ")]
+    cache_dir = Path(ready[-1].split(": ", 1)[1].split(" (")[0])
     cached = load_cache(cache_dir)
     assert sorted(cached) == sorted(e.name for e in eps)
     for ep in eps:
