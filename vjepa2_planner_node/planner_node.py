@@ -343,6 +343,9 @@ class PlannerNode(Node):
             while not res_future.done():
                 if cancelled():
                     self._wait(handle.cancel_goal_async(), 2.0, lambda: False)
+                    # the bridge accepts the cancel before the arm has stopped (ramp-down,
+                    # settle): wait for its result so "canceled" means the arm is at rest
+                    self._wait(res_future, 5.0, lambda: False)
                     return ExecResult(False, "canceled during motion")
                 if time.monotonic() > deadline:
                     handle.cancel_goal_async()
