@@ -202,6 +202,7 @@ def test_hold_rule_drops_a_gripper_change_that_does_not_help():
     r = planner.plan(wm.features(S0), S0, wm.features(goal_state))
     assert r.choice == "motion" and r.action[6] == 0 and r.action[0] > 0.03
     close = S0 + torch.tensor([0.0, 0.0, 0.0, 0, 0, 0, 1.0])  # here, but gripper closed
+    planner = RecedingHorizonPlanner(wm, cfg)  # a new episode: no warm start from the move
     r = planner.plan(wm.features(S0), S0, wm.features(close))
     assert r.choice in ("gripper", "plan") and r.action[6] > 0.5
 
