@@ -18,7 +18,7 @@ import pytest
 
 from .rosutil import RosClient, start_module, stop_process, wait_for
 
-WS_MIN = (0.25, -0.35, 0.015)
+WS_MIN = (0.30, -0.35, 0.015)
 WS_MAX = (0.70, 0.35, 0.55)
 TOL = 0.006  # m: servo overshoot allowed around the box edges
 BURST = 60
@@ -198,7 +198,7 @@ def test_tracking_fault_when_hand_blocked(cell: Cell) -> None:
     """A box reaching into the table: the hand is blocked, the measured pose departs from
     the commanded path -> motion stopped, fault on /franka/status, latched."""
     stop_process(cell.bridge)
-    cell.start_bridge(workspace_min=[0.25, -0.35, -0.10])
+    cell.start_bridge(workspace_min=[0.30, -0.35, -0.10])
     t0 = time.monotonic()
     assert wait_for(lambda: cell.node.status.startswith("ok")
                     and cell.node.state_time > t0, 60.0), "bridge did not come back"

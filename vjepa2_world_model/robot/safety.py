@@ -23,7 +23,7 @@ MODES = ("clamp", "reject")
 # Default box (m, base frame): inside the FR3's reachable, well-conditioned region with the
 # hand pointing down (sim-measured: bench/probe_workspace.py; the old 0.2..0.8 x 0.45 x 0.7
 # box reached past the arm: at x = 0.8, z = 0.3 the hand could not follow).
-DEFAULT_WORKSPACE = ((0.25, -0.35, 0.015), (0.70, 0.35, 0.55))
+DEFAULT_WORKSPACE = ((0.30, -0.35, 0.015), (0.70, 0.35, 0.55))
 
 
 @dataclass
