@@ -164,6 +164,7 @@ class PlannerNode(Node):
         self.create_service(Trigger, "~/stop", self._on_stop,
                             callback_group=MutuallyExclusiveCallbackGroup())
         self._publish_status(StepReport(0, 0, "", IDLE, message="ready"))
+        self.get_logger().info(f"ready: {self.get_fully_qualified_name()}/plan_to_goal serves")
 
     # -- process shutdown (ros_common.run_nodes) -------------------------------------
     def begin_shutdown(self, reason: str) -> None:

@@ -109,7 +109,8 @@ class FoxgloveClient:
         raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
 
     def subscribe(self, *topics: str) -> None:
-        self.wait(lambda: all(t in self.channels for t in topics), 20, f"channels {topics}")
+        self.wait(lambda: all(t in self.channels for t in topics), 60,
+                  lambda: f"channels {topics}; advertised {sorted(self.channels)}")
         subs = []
         for t in topics:
             sid = len(self.subs) + 1
@@ -157,6 +158,9 @@ def view(tmp_path_factory, tiny_checkpoint):
                 return None
         client = wait_until(connected, 60, lambda: (tmp / "fox.log").read_text())
         client.tmp, client.goals = tmp, goals
+        # the stack is up once the planner has loaded its weights (slow on a loaded CI
+        # machine): the tests below then time their own steps only
+        wait_until(lambda: "ready: " in (tmp / "planner.log").read_text(errors="replace"), 120, lambda: (tmp / "planner.log").read_text()[-2000:], poll=0.5)
         yield client
         client.ws.close()
     finally:
@@ -166,14 +170,16 @@ def view(tmp_path_factory, tiny_checkpoint):
 def test_camera_frame_and_planner_status_stream(view) -> None:
     view.subscribe("/camera/image_raw", "/planner/status")
     assert view.channels["/camera/image_raw"]["schemaName"] == "foxglove.RawImage"
-    view.wait(lambda: view.messages.get("/camera/image_raw"), 30, "a camera frame")
+    view.wait(lambda: view.messages.get("/camera/image_raw"), 60, "a camera frame")
     img = protobuf_fields(view.messages["/camera/image_raw"][-1])
     w, h, enc, data = img[2], img[3], img[4], img[6]
     assert (w, h, enc) == (64, 64, b"rgb8") and len(data) == 64 * 64 * 3
     # fake cell frames encode the hand's x in the red channel: not blank
     assert np.frombuffer(data, np.uint8).reshape(64, 64, 3)[..., 0].max() > 0
     # the planner's "ready" status is re-sent for clients that join after it
-    st = view.wait(lambda: view.latest_json("/planner/status"), 30, "planner status")[-1]
+    st = view.wait(lambda: view.latest_json("/planner/status"), 60,
+                   lambda: "planner status; planner log: "
+                   + (view.tmp / "planner.log").read_text()[-1500:])[-1]
     assert st["state"] == "idle" and st["message"] == "ready"
 
 

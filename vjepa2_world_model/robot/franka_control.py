@@ -584,14 +584,20 @@ class FrankaController:
         tcp = self._update(state)
         # Wait until the arm has caught up with the last command (servo lag), also after
         # a stop: stop() answers once the arm is at rest, not just the command.
-        settle = self.limits.settle_timeout
-        deadline = time.monotonic() + (min(settle, self.limits.stop_wait) if reason else settle)
+        # The wait is counted in robot time (a simulator that runs slower than real time
+        # on a loaded machine gets the same settling time), capped in wall time.
+        settle = min(self.limits.settle_timeout, self.limits.stop_wait) if reason else (
+            self.limits.settle_timeout)
+        robot_t0 = _robot_time(state)
+        wall_deadline = time.monotonic() + 4.0 * settle
         last_rot = pose[:3, :3].copy()
         while ((np.linalg.norm(tcp[:3, 3] - last_cmd) > self.limits.settle_tolerance
                 or _angle(tcp[:3, :3], last_rot) > 0.005)
-               and time.monotonic() < deadline and self._running):
+               and _robot_time(state) - robot_t0 < settle
+               and time.monotonic() < wall_deadline and self._running):
             time.sleep(0.005)  # the arm is still catching up with the last command
-            tcp = self._update(robot.read_once())
+            state = robot.read_once()
+            tcp = self._update(state)
         miss = float(np.linalg.norm(tcp[:3, 3] - last_cmd))
         if not reason and miss > tol:
             reason = (f"tracking error: measured TCP {np.round(tcp[:3, 3], 3).tolist()} is "
@@ -606,6 +612,12 @@ class FrankaController:
             self._log("warn", f"motion {reason}")
             return ExecutionResult(False, reason, clamped=clamped, state=final)
         return ExecutionResult(True, "done", clamped=clamped, state=final)
+
+
+def _robot_time(state: object) -> float:
+    """The robot's own clock (s) from a state, or the wall clock if it has none."""
+    stamp = getattr(state, "time", None)
+    return float(stamp.to_sec()) if stamp is not None else time.monotonic()
 
 
 def _segment_distance(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
