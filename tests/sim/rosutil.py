@@ -164,3 +164,51 @@ class RosClient:
         self.node.destroy_node()
         if self.rclpy.ok():
             self.rclpy.shutdown()
+
+
+class SimCell:
+    """A real sim cell + franka_bridge pair on this test run's robot IP, and a RosClient.
+
+    ``sim_params`` / ``bridge_params`` are the nodes' ROS parameters (hostname / robot_ip
+    added here); ``start_bridge(**extra)`` restarts the bridge with some of them changed.
+    """
+
+    def __init__(self, tmp: Path, sim_params: dict[str, Any],
+                 bridge_params: dict[str, Any]) -> None:
+        self.ip = os.environ["VJEPA2_TEST_ROBOT_IP"]
+        self.tmp = tmp
+        self.sim_params, self.bridge_params = sim_params, bridge_params
+        self.sim: subprocess.Popen | None = None
+        self.bridge: subprocess.Popen | None = None
+        self.node: RosClient | None = None
+
+    def start_sim(self) -> None:
+        self.sim = start_module("vjepa2_planner_node.sim_cell",
+                                {"hostname": self.ip, **self.sim_params},
+                                self.tmp / "sim_cell.log")
+
+    def start_bridge(self, **extra: Any) -> None:
+        self.bridge = start_module("vjepa2_planner_node.franka_bridge",
+                                   {"robot_ip": self.ip, **self.bridge_params, **extra},
+                                   self.tmp / "bridge.log")
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text()[-3000:] for p in self.tmp.glob("*.log"))
+
+    def __enter__(self) -> SimCell:
+        self.start_sim()
+        self.start_bridge()
+        self.node = RosClient()
+        node = self.node
+        if not wait_for(lambda: node.status.startswith("ok") and node.state is not None, 60.0):
+            self.__exit__()
+            raise AssertionError(f"sim cell / bridge did not come up; status={node.status!r}"
+                                 f"\n{self.logs()}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.node is not None:
+            self.node.close()
+            self.node = None
+        stop_process(self.bridge)
+        stop_process(self.sim)

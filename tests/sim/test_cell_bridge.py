@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from .rosutil import RosClient, start_module, stop_process, wait_for
+from .rosutil import SimCell, stop_process, wait_for
 
 CAMERA_RATE = 4.0
 CUBE_XY = (0.5, 0.0)
@@ -23,48 +22,20 @@ WS_MIN_Z = 0.015
 MAX_STEP = 0.5  # m per delta (step clamping itself is unit-tested in test_safety)
 
 
-class Cell:
-    def __init__(self, tmp: Path) -> None:
-        self.ip = os.environ["VJEPA2_TEST_ROBOT_IP"]
-        self.tmp = tmp
-        self.sim = None
-        self.bridge = None
-
-    def start_sim(self) -> None:
-        self.sim = start_module("vjepa2_planner_node.sim_cell", {
-            "hostname": self.ip, "camera_rate": CAMERA_RATE, "gt_rate": 20.0,
-            "cube_pose": list(CUBE_XY), "cup_pose": [0.45, 0.25], "publish_clock": False,
-        }, self.tmp / "sim_cell.log")
-
-    def start_bridge(self, max_linear_vel: float = 0.6) -> None:
-        self.bridge = start_module("vjepa2_planner_node.franka_bridge", {
-            "robot_ip": self.ip, "publish_rate": 50.0, "max_linear_vel": max_linear_vel,
-            "max_angular_vel": 1.2, "min_duration": 0.15, "max_translation": MAX_STEP,
-            "command_timeout": 120.0,
-            "workspace_min": [0.2, -0.45, WS_MIN_Z], "workspace_max": [0.8, 0.45, 0.7],
-        }, self.tmp / "bridge.log")
+SIM_PARAMS = {"camera_rate": CAMERA_RATE, "gt_rate": 20.0, "cube_pose": list(CUBE_XY),
+              "cup_pose": [0.45, 0.25], "publish_clock": False}
+BRIDGE_PARAMS = {"publish_rate": 50.0, "max_linear_vel": 0.6, "max_angular_vel": 1.2,
+                 "min_duration": 0.15, "max_translation": MAX_STEP, "command_timeout": 120.0,
+                 "workspace_min": [0.2, -0.45, WS_MIN_Z], "workspace_max": [0.8, 0.45, 0.7]}
 
 
 @pytest.fixture(scope="module")
 def cell(tmp_path_factory: pytest.TempPathFactory):
-    c = Cell(tmp_path_factory.mktemp("cell"))
-    c.start_sim()
-    c.start_bridge()
-    node = RosClient()
-    c.node = node
-    try:
-        ok = wait_for(lambda: node.status.startswith("ok") and node.state is not None, 60.0)
-        if not ok:
-            logs = "\n".join(p.read_text()[-3000:] for p in c.tmp.glob("*.log"))
-            pytest.fail(f"sim cell / bridge did not come up; status={node.status!r}\n{logs}")
+    with SimCell(tmp_path_factory.mktemp("cell"), SIM_PARAMS, BRIDGE_PARAMS) as c:
         yield c
-    finally:
-        node.close()
-        stop_process(c.bridge)
-        stop_process(c.sim)
 
 
-def test_translation_5cm_x(cell: Cell) -> None:
+def test_translation_5cm_x(cell: SimCell) -> None:
     s0 = cell.node.fresh_state()
     r = cell.node.send([0.05, 0, 0, 0, 0, 0, 0])
     assert r.success, r.message
@@ -74,7 +45,7 @@ def test_translation_5cm_x(cell: Cell) -> None:
     np.testing.assert_allclose(r.state, s1, atol=2e-3)
 
 
-def test_rotation_delta_rotates(cell: Cell) -> None:
+def test_rotation_delta_rotates(cell: SimCell) -> None:
     s0 = cell.node.fresh_state()
     r = cell.node.send([0, 0, 0, 0, 0, 0.3, 0])
     assert r.success, r.message
@@ -84,7 +55,7 @@ def test_rotation_delta_rotates(cell: Cell) -> None:
     assert cell.node.send([0, 0, 0, 0, 0, -0.3, 0]).success
 
 
-def test_out_of_workspace_is_clamped_and_robot_stays_in_box(cell: Cell) -> None:
+def test_out_of_workspace_is_clamped_and_robot_stays_in_box(cell: SimCell) -> None:
     n_events = len(cell.node.events)
     s0 = cell.node.fresh_state()
     r = cell.node.send([0.0, 0.0, -0.9, 0, 0, 0, 0])  # far below the table top
@@ -102,7 +73,7 @@ def test_out_of_workspace_is_clamped_and_robot_stays_in_box(cell: Cell) -> None:
     assert cell.node.send([0, 0, 0.25, 0, 0, 0, 0]).success
 
 
-def _goto(cell: Cell, xyz: tuple[float, float, float]) -> np.ndarray:
+def _goto(cell: SimCell, xyz: tuple[float, float, float]) -> np.ndarray:
     for _ in range(6):
         s = cell.node.fresh_state(after=time.monotonic())
         d = np.asarray(xyz) - s[:3]
@@ -112,7 +83,7 @@ def _goto(cell: Cell, xyz: tuple[float, float, float]) -> np.ndarray:
     return cell.node.fresh_state(after=time.monotonic())
 
 
-def test_grasp_lifts_cube_and_releases(cell: Cell) -> None:
+def test_grasp_lifts_cube_and_releases(cell: SimCell) -> None:
     assert wait_for(lambda: cell.node.cube is not None, 5.0)
     p = cell.node.cube.pose.position
     z0 = p.z
@@ -129,7 +100,7 @@ def test_grasp_lifts_cube_and_releases(cell: Cell) -> None:
     assert wait_for(lambda: cell.node.cube.pose.position.z < z0 + 0.01, 3.0)  # released
 
 
-def test_camera_rate_and_arm_visible(cell: Cell) -> None:
+def test_camera_rate_and_arm_visible(cell: SimCell) -> None:
     t0 = time.monotonic()
     assert wait_for(lambda: sum(t > t0 for t, _ in cell.node.images) >= 13, 6.0)
     stamps = [t for t, _ in cell.node.images if t > t0]
@@ -145,7 +116,7 @@ def test_camera_rate_and_arm_visible(cell: Cell) -> None:
     assert cell.node.send([0.0, -0.12, 0.1, 0, 0, 0, 0]).success
 
 
-def test_stop_service_and_cancel_halt_motion(cell: Cell) -> None:
+def test_stop_service_and_cancel_halt_motion(cell: SimCell) -> None:
     # A slow bridge (0.3 m take ~5.6 s): the stop must reach it mid-motion even when a
     # loaded CI machine delays the state topic and the service call by most of a second.
     stop_process(cell.bridge)
@@ -185,7 +156,7 @@ def test_stop_service_and_cancel_halt_motion(cell: Cell) -> None:
     assert cell.node.send([0.0, 0.0, 0.0, 0, 0, 0, 0]).success  # accepts commands again
 
 
-def test_kill_sim_mid_motion_then_restart(cell: Cell) -> None:
+def test_kill_sim_mid_motion_then_restart(cell: SimCell) -> None:
     handle = cell.node.send([0.0, 0.0, 0.1, 0, 0, 0, 0], wait=False)
     time.sleep(0.4)
     os.killpg(cell.sim.pid, signal.SIGKILL)

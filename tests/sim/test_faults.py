@@ -8,15 +8,13 @@ into the table (tracking fault).  Order matters: the last test restarts the brid
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from .rosutil import RosClient, start_module, stop_process, wait_for
+from .rosutil import SimCell, stop_process, wait_for
 
 WS_MIN = (0.30, -0.35, 0.015)
 WS_MAX = (0.70, 0.35, 0.55)
@@ -56,45 +54,21 @@ def outside(xyz: np.ndarray) -> float:
     return float(np.max(np.r_[lo - xyz, xyz - hi, 0.0]))
 
 
-class Cell:
-    def __init__(self, tmp: Path) -> None:
-        self.ip = os.environ["VJEPA2_TEST_ROBOT_IP"]
-        self.tmp = tmp
-        self.sim = start_module("vjepa2_planner_node.sim_cell", {
-            "hostname": self.ip, "camera_rate": 1.0, "gt_rate": 50.0,
-            "cube_pose": [0.45, 0.2], "cup_pose": [0.45, -0.25], "publish_clock": False,
-        }, tmp / "sim_cell.log")
-        self.bridge = None
-        self.start_bridge()
-
-    def start_bridge(self, **extra: object) -> None:
-        params = {"robot_ip": self.ip, "publish_rate": 50.0, "max_linear_vel": 0.5,
-                  "min_duration": 0.15, "command_timeout": 60.0,
-                  "workspace_min": list(WS_MIN), "workspace_max": list(WS_MAX)}
-        params.update(extra)
-        self.bridge = start_module("vjepa2_planner_node.franka_bridge", params,
-                                   self.tmp / "bridge.log")
+SIM_PARAMS = {"camera_rate": 1.0, "gt_rate": 50.0, "cube_pose": [0.45, 0.2],
+              "cup_pose": [0.45, -0.25], "publish_clock": False}
+BRIDGE_PARAMS = {"publish_rate": 50.0, "max_linear_vel": 0.5, "min_duration": 0.15,
+                 "command_timeout": 60.0, "workspace_min": list(WS_MIN),
+                 "workspace_max": list(WS_MAX)}
 
 
 @pytest.fixture(scope="module")
 def cell(tmp_path_factory: pytest.TempPathFactory):
-    c = Cell(tmp_path_factory.mktemp("faults"))
-    node = RosClient()
-    c.node = node
-    c.gt = GroundTruth(node.node)
-    try:
-        ok = wait_for(lambda: node.status.startswith("ok") and node.state is not None, 60.0)
-        if not ok:
-            logs = "\n".join(p.read_text()[-3000:] for p in c.tmp.glob("*.log"))
-            pytest.fail(f"sim cell / bridge did not come up; status={node.status!r}\n{logs}")
+    with SimCell(tmp_path_factory.mktemp("faults"), SIM_PARAMS, BRIDGE_PARAMS) as c:
+        c.gt = GroundTruth(c.node.node)
         yield c
-    finally:
-        node.close()
-        stop_process(c.bridge)
-        stop_process(c.sim)
 
 
-def _goal(cell: Cell, delta: list[float], timeout: float = 0.0):  # noqa: ANN202
+def _goal(cell: SimCell, delta: list[float], timeout: float = 0.0):  # noqa: ANN202
     g = cell.node.ExecuteDelta.Goal()
     for f, v in zip(("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper"), delta,
                     strict=True):
@@ -103,7 +77,7 @@ def _goal(cell: Cell, delta: list[float], timeout: float = 0.0):  # noqa: ANN202
     return g
 
 
-def burst(cell: Cell, delta: list[float], n: int, timeout: float = 0.0) -> list:
+def burst(cell: SimCell, delta: list[float], n: int, timeout: float = 0.0) -> list:
     """Send ``n`` goals at once; return every result (None = accepted, never answered)."""
     assert cell.node.client.wait_for_server(timeout_sec=20.0)
     futs = [cell.node.client.send_goal_async(_goal(cell, delta, timeout)) for _ in range(n)]
@@ -120,12 +94,12 @@ def burst(cell: Cell, delta: list[float], n: int, timeout: float = 0.0) -> list:
     return out
 
 
-def resume(cell: Cell) -> None:
+def resume(cell: SimCell) -> None:
     r = cell.node.call_trigger("/franka/resume", timeout=5.0, attempts=3)
     assert r.success, r.message
 
 
-def test_bursts_never_leave_the_box(cell: Cell) -> None:
+def test_bursts_never_leave_the_box(cell: SimCell) -> None:
     """>= 50 concurrent goals, up and down: one motion at a time, all answered, in the box."""
     t0 = time.monotonic()
     for delta in ([0, 0, 0.15, 0, 0, 0, 0], [0, 0, -0.15, 0, 0, 0, 0],
@@ -148,7 +122,7 @@ def test_bursts_never_leave_the_box(cell: Cell) -> None:
                                cell.gt.latest()[2], atol=0.003)
 
 
-def test_absurd_timeout_rejected_before_motion(cell: Cell) -> None:
+def test_absurd_timeout_rejected_before_motion(cell: SimCell) -> None:
     s = cell.node.fresh_state(after=time.monotonic())
     assert cell.node.send([0.45 - s[0], -s[1], 0.25 - s[2], 0, 0, 0, 0]).success  # free air
     time.sleep(0.5)
@@ -163,7 +137,7 @@ def test_absurd_timeout_rejected_before_motion(cell: Cell) -> None:
     assert np.linalg.norm(cell.gt.latest()[2] - p0) < 0.002  # nothing moved
 
 
-def test_stop_under_load_latches(cell: Cell) -> None:
+def test_stop_under_load_latches(cell: SimCell) -> None:
     """Stop mid-motion with a burst in flight: still within 100 ms sim time, stays still,
     refuses goals until /franka/resume."""
     h = cell.node.send([0, 0, -0.3, 0, 0, 0, 0], timeout=30.0, wait=False)  # long motion
@@ -194,7 +168,7 @@ def test_stop_under_load_latches(cell: Cell) -> None:
     assert cell.node.send([0, 0, 0.02, 0, 0, 0, 0]).success
 
 
-def test_tracking_fault_when_hand_blocked(cell: Cell) -> None:
+def test_tracking_fault_when_hand_blocked(cell: SimCell) -> None:
     """A box reaching into the table: the hand is blocked, the measured pose departs from
     the commanded path -> motion stopped, fault on /franka/status, latched."""
     stop_process(cell.bridge)

@@ -42,22 +42,10 @@ def _resolve_mp4(ep_dir: Path, rel: str) -> Path:
 
 
 def read_video(path: Path) -> np.ndarray:
-    """All frames of an MP4 as (T,H,W,3) uint8 RGB."""
-    import cv2
+    """All frames of an MP4 as (T,H,W,3) uint8 RGB (the project's one reader)."""
+    from vjepa2_world_model.viz.video import read_video as read_frames
 
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"cannot open video {path}")
-    frames = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
-    cap.release()
-    if not frames:
-        raise ValueError(f"video {path} has no frames")
-    return np.stack(frames)
+    return np.stack(read_frames(path))
 
 
 def read_droid_episode(ep_dir: str | Path, fps: float = 4.0, camera: str = "left",

@@ -132,10 +132,15 @@ def video_codec(path: str | Path) -> str:
 
 
 def read_video(path: str | Path) -> list[np.ndarray]:
-    """Every frame of a written video (MP4 through OpenCV, WebP/GIF through Pillow), RGB."""
+    """Every frame of a video (MP4 through OpenCV, WebP/GIF through Pillow) as RGB uint8.
+
+    The one reader of the project (episode videos, DROID's MP4s); raises ``ValueError``
+    naming the file when it cannot be opened or holds no frame."""
     path = Path(path)
-    if path.suffix == ".mp4":
+    if path.suffix.lower() == ".mp4":
         cap = cv2.VideoCapture(str(path))
+        if not cap.isOpened():
+            raise ValueError(f"cannot open video {path}")
         frames = []
         while True:
             ok, f = cap.read()
@@ -143,11 +148,17 @@ def read_video(path: str | Path) -> list[np.ndarray]:
                 break
             frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
         cap.release()
-        return frames
-    from PIL import Image, ImageSequence
+    else:
+        from PIL import Image, ImageSequence
 
-    with Image.open(path) as im:
-        return [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
+        try:
+            with Image.open(path) as im:
+                frames = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
+        except (OSError, ValueError) as e:
+            raise ValueError(f"cannot open video {path}: {e}") from e
+    if not frames:
+        raise ValueError(f"video {path} has no frames")
+    return frames
 
 
 def write_episode_video(frames: list[EpisodeFrame], stem: str | Path, fps: float = 2.0,
