@@ -347,12 +347,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--robot-ip", default="127.0.0.1",
                     help="address of the simulated robot the bringup starts")
     ap.add_argument("--no-landscape", action="store_true", help="skip the energy landscape")
+    ap.add_argument("--params-file", default=None,
+                    help="ROS parameters file for the stack's nodes (default: the bringup's; "
+                    "config/sim_wrist.params.yaml = the wrist-camera cell for weights/sim_wrist)")
     ap.add_argument("--no-bringup", action="store_true",
                     help="use an already running stack instead of starting one")
     ns = ap.parse_args(argv)
     out = Path(ns.out)
     tasks = TASKS if ns.task == "all" else (ns.task,)
     extra = [f"robot_ip:={ns.robot_ip}"]
+    if ns.params_file:
+        extra.append(f"params_file:={Path(ns.params_file).resolve()}")
     if ns.hold_margin is not None:
         extra.append(f"hold_margin:={ns.hold_margin}")
     if ns.gripper_margin is not None:

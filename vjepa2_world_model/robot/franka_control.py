@@ -20,10 +20,13 @@ Ownership rules (the arm obeys one client at a time):
 - the measured TCP pose is computed from the measured joint angles (``fr3_kinematics``,
   see there why the state's ``O_T_EE`` is not used); while moving and while holding,
   a measured position farther than ``MotionLimits.tracking_tolerance`` sideways from
-  the motion's straight commanded path, or still that far from the target
-  ``settle_timeout`` s after the command ended (blocked, unreachable; servo lag alone is
-  tolerated), or drifting that far while holding, stops the motion and latches the
-  fault "tracking error ..." (also on ``fault``) until ``resume()``;
+  the motion's straight commanded path (pushed off it), or drifting that far while
+  holding, stops the motion and latches the fault "tracking error ..." (also on
+  ``fault``) until ``resume()``;
+- an arm that comes to rest on its path but short of the command (blocked by an object
+  under the fingers, the table: contact is part of grasping) ends the motion holding
+  where it stopped, with no force towards the old command: result "blocked: ..."
+  (``blocked=True``), not a fault;
 - the goal timeout must be finite, 0 (= ``default_timeout``) .. ``max_timeout`` s:
   anything else is refused by name before anything moves.
 """
@@ -67,7 +70,9 @@ class MotionLimits:
     tracking_tolerance: float = 0.02  # m, measured TCP off the commanded straight path
     stop_wait: float = 1.5  # s, stop() waits at most this long for the arm to be at rest
     settle_tolerance: float = 0.002  # m, "done" once the measured TCP is this close ...
-    settle_timeout: float = 3.0  # s, ... else a tracking fault if still > tracking_tolerance
+    settle_timeout: float = 3.0  # s, ... at most (robot time) for the arm to get there
+    blocked_after: float = 0.4  # s at rest (robot time) still > tracking_tolerance short
+    # of the command = blocked (contact): the arm holds where it stopped
 
     def duration(self, dist: float, angle: float) -> float:
         return max(self.min_duration, _MJ_PEAK * dist / self.max_linear_vel,
@@ -107,6 +112,7 @@ class ExecutionResult:
     message: str
     clamped: bool = False
     rejected: bool = False
+    blocked: bool = False  # stopped short of the command at rest (contact); holds there
     executed: np.ndarray | None = None  # action after the safety clamp
     state: np.ndarray | None = None  # state7 after the motion
 
@@ -591,6 +597,7 @@ class FrankaController:
         robot_t0 = _robot_time(state)
         wall_deadline = time.monotonic() + 4.0 * settle
         last_rot = pose[:3, :3].copy()
+        rest_pos, rest_t = tcp[:3, 3].copy(), _robot_time(state)
         while ((np.linalg.norm(tcp[:3, 3] - last_cmd) > self.limits.settle_tolerance
                 or _angle(tcp[:3, :3], last_rot) > 0.005)
                and _robot_time(state) - robot_t0 < settle
@@ -598,20 +605,40 @@ class FrankaController:
             time.sleep(0.005)  # the arm is still catching up with the last command
             state = robot.read_once()
             tcp = self._update(state)
+            if np.linalg.norm(tcp[:3, 3] - rest_pos) > 0.001:
+                rest_pos, rest_t = tcp[:3, 3].copy(), _robot_time(state)
+            elif (_robot_time(state) - rest_t > self.limits.blocked_after
+                  and np.linalg.norm(tcp[:3, 3] - last_cmd) > tol):
+                break  # at rest, short of the command: something holds the hand
         miss = float(np.linalg.norm(tcp[:3, 3] - last_cmd))
-        if not reason and miss > tol:
-            reason = (f"tracking error: measured TCP {np.round(tcp[:3, 3], 3).tolist()} is "
-                      f"{miss:.3f} m from the commanded {np.round(last_cmd, 3).tolist()} "
-                      f"{self.limits.settle_timeout:g} s after the motion (tolerance "
-                      f"{tol:.3f} m)")
-            self._latch_tracking(reason)
-        self._hold_pos = last_cmd
         self.last_tracking_error = worst
+        if not reason and miss > tol:
+            # Blocked along its path (an object under the fingers, the table): the arm
+            # holds where it stopped instead of pressing on towards the command.
+            self._hold_here(robot)
+            self._hold_pos = tcp[:3, 3].copy()
+            msg = (f"blocked: stopped {100 * miss:.1f} cm short of the commanded "
+                   f"{np.round(last_cmd, 3).tolist()} at {np.round(tcp[:3, 3], 3).tolist()} "
+                   f"(contact); holding there")
+            self._log("warn", f"motion {msg}")
+            return ExecutionResult(True, msg, clamped=clamped, blocked=True,
+                                   state=self.state7())
+        self._hold_pos = last_cmd
         final = self.state7()
         if reason:
             self._log("warn", f"motion {reason}")
             return ExecutionResult(False, reason, clamped=clamped, state=final)
         return ExecutionResult(True, "done", clamped=clamped, state=final)
+
+    def _hold_here(self, robot: object) -> None:
+        """End with the commanded pose at the measured one (no force towards the old
+        command): a one-cycle motion that starts and finishes where the arm is."""
+        import pylibfranka as pf
+
+        ctrl = robot.start_cartesian_pose_control(pf.ControllerMode.JointImpedance)
+        state, _ = ctrl.readOnce()
+        ctrl.writeOnce(_finished(self._update(state)))
+        del ctrl
 
 
 def _robot_time(state: object) -> float:

@@ -63,13 +63,17 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def load_config(path: str | Path | None = None) -> dict[str, Any]:
     """Load the cell config (YAML) merged over the defaults.
 
-    ``path=None`` uses ``config/sim_cell.yaml`` when present, else the defaults.
+    ``path=None`` uses ``config/sim_cell.yaml`` when present, else the defaults; a
+    relative path not found from the current directory is looked up in the package data
+    (``config/sim_cell_wrist.yaml`` works from anywhere).
     """
     if path is None:
         path = DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
     if path is None:
         return copy.deepcopy(DEFAULTS)
     path = Path(path)
+    if not path.is_file() and not path.is_absolute() and (REPO_ROOT / path).is_file():
+        path = REPO_ROOT / path  # a shipped config named relative to the package data
     if not path.is_file():
         raise ValueError(f"sim cell config not found: {path}")
     data = yaml.safe_load(path.read_text()) or {}
