@@ -40,7 +40,8 @@ def test_overlay_text_names_step_goal_energy_delta_and_gripper() -> None:
 def test_video_decodes_to_one_frame_per_step_plus_end_at_overlay_size(tmp_path) -> None:
     frames = _frames(5)
     path = V.write_episode_video(frames, tmp_path / "ep", tile=128)
-    assert path.suffix == ".mp4" and V.video_codec(path).lower() in ("avc1", "h264", "vp90", "vp09")
+    # H.264 through imageio-ffmpeg (a dependency): the codec every browser plays
+    assert path.suffix == ".mp4" and V.video_codec(path).lower() in ("avc1", "h264")
     got = V.read_video(path)
     w, h = frame_size(128)
     assert len(got) == 6 and got[0].shape == (h, w, 3)
