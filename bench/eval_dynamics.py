@@ -34,9 +34,19 @@ def _ln(x: torch.Tensor) -> torch.Tensor:
     return F.layer_norm(x, (x.shape[-1],))
 
 
+_ROWS: tuple[int, int] | None = None  # --token-rows: score only these token-grid rows
+
+
 def _l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Mean L1 over (N, E) -> one value per leading index."""
-    return (a - b).abs().mean(dim=(-2, -1))
+    """Mean L1 over (N, E) -> one value per leading index (over ``_ROWS`` of the square
+    token grid only, when set: e.g. the exterior view or the wrist strip of a stacked
+    frame)."""
+    d = (a - b).abs()
+    if _ROWS is not None:
+        side = int(round(d.shape[-2] ** 0.5))
+        d = d.reshape(*d.shape[:-2], side, side, d.shape[-1])[..., _ROWS[0]:_ROWS[1], :, :]
+        return d.mean(dim=(-3, -2, -1))
+    return d.mean(dim=(-2, -1))
 
 
 @torch.no_grad()
@@ -115,7 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="write the figures to this JSON file")
+    ap.add_argument("--token-rows", default=None, metavar="A:B",
+                    help="score only token-grid rows A..B-1 (stacked views: e.g. 0:6 = the "
+                    "exterior camera, 6:8 = the wrist strip of config/sim_cell_wrist.yaml)")
     args = ap.parse_args(argv)
+    global _ROWS
+    _ROWS = tuple(int(x) for x in args.token_rows.split(":")) if args.token_rows else None
     torch.set_num_threads(args.threads)
     from vjepa2_world_model.checkpoints import load_model
     from vjepa2_world_model.data.clips import split_names
@@ -160,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "true_beats_all_random_share": float(cat["beats_all"].mean()),
         "true_beats_majority_share": float((cat["win_frac"] > 0.5).mean()),
         "random_actions": args.random_actions, "max_xyz": args.max_xyz,
+        "token_rows": args.token_rows,
         "wall_s": round(time.time() - t0, 1),
     }
     print(f"held-out episodes: {res['episodes']}, steps: {res['steps']}")

@@ -113,3 +113,20 @@ def test_wrist_weights_predict_the_gripper(gripper_episode) -> None:
     err1, base1, nogrip = m["err1"][grip], m["base1"][grip], m["err_nogrip"][grip]
     assert err1.mean() < GRIPPER_ERR_RATIO * base1.mean(), (err1.mean(), base1.mean())
     assert (err1 < nogrip).mean() >= GRIPPER_WIN_SHARE, (err1 < nogrip).mean()
+
+
+def test_dynamics_bench_scores_token_rows_apart() -> None:
+    """--token-rows: the L1 covers only the chosen rows of the square token grid."""
+    import bench.eval_dynamics as ED
+
+    a = torch.zeros(2, 64, 4)
+    b = torch.zeros(2, 64, 4)
+    b[:, 48:] = 1.0  # rows 6-7 of the 8x8 grid differ
+    try:
+        ED._ROWS = (0, 6)
+        assert torch.allclose(ED._l1(a, b), torch.zeros(2))
+        ED._ROWS = (6, 8)
+        assert torch.allclose(ED._l1(a, b), torch.ones(2))
+    finally:
+        ED._ROWS = None
+    assert torch.allclose(ED._l1(a, b), torch.full((2,), 0.25))
