@@ -26,6 +26,7 @@ import math
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,21 +41,9 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
-from vjepa2_planner_node.cem_glue import CEMSettings, load_readout, make_planner
 from vjepa2_planner_node.goal_library import GoalLibrary
 from vjepa2_planner_node.image_codec import image_msg_to_rgb8
-from vjepa2_planner_node.params import ParamError, check_positive
-from vjepa2_planner_node.planner_logic import (
-    EXECUTING,
-    HOLDING,
-    IDLE,
-    ExecResult,
-    GoalRun,
-    Observation,
-    StepReport,
-    expand_budgets,
-    run_goals,
-)
+from vjepa2_planner_node.params import CEMSettings, ParamError, check_positive, load_readout
 from vjepa2_planner_node.ros_common import (
     LATCHED_QOS,
     ActionClient,
@@ -65,8 +54,20 @@ from vjepa2_planner_node.ros_common import (
     run_nodes,
 )
 from vjepa2_planner_node.ros_env import require_interfaces
-from vjepa2_planner_node.world_model_core import WorldModelCore
 from vjepa2_planner_node.world_model_node import WorldModelNode, exit_code
+from vjepa2_world_model.planning.agent import (
+    EXECUTING,
+    HOLDING,
+    IDLE,
+    GoalRun,
+    Observation,
+    StepReport,
+    WorldModelCore,
+    expand_budgets,
+    make_planner,
+    run_goals,
+)
+from vjepa2_world_model.robot.franka_control import ExecutionResult
 
 PLANNER_PARAMS = {
     "goals_dir": "goals",
@@ -101,7 +102,7 @@ PLANNER_PARAMS = {
 
 
 class PlannerNode(Node):
-    """PlanToGoal action server over planner_logic.run_goals."""
+    """PlanToGoal action server over agent.run_goals (vjepa2_world_model.planning)."""
 
     def __init__(self, core: WorldModelCore, name: str = "planner", **kwargs) -> None:
         super().__init__(name, **kwargs)
@@ -285,7 +286,8 @@ class PlannerNode(Node):
         run = GoalRun(
             observe=self._observe,
             observed_energy=lambda obs, zg: self.core.observed_energy(obs.z, zg),
-            plan=make_planner(self.core, self.cem, self.readout),
+            plan=make_planner(self.core, self.cem.planner_config(),
+                              self.cem.state_energy(self.readout)),
             execute=lambda a: self._execute_delta(a, cancelled),
             cancelled=cancelled, report=report,
             hold_timeout_s=hold_timeout if hold_timeout > 0 else math.inf,
@@ -315,12 +317,12 @@ class PlannerNode(Node):
             frame, state = self.core.obs.latest()
             if frame.seq > after_seq and frame.received >= self._last_exec_done:
                 self._obs_stamp_ns = frame.stamp_ns
-                return Observation(self.core.encode_frame(frame), state, frame.seq)
+                return replace(frame, state=state, z=self.core.encode_frame(frame))
             if time.monotonic() > deadline:
                 return "camera stale: no new frame after the last motion"
             time.sleep(0.005)
 
-    def _execute_delta(self, action: np.ndarray, cancelled) -> ExecResult:  # noqa: ANN001
+    def _execute_delta(self, action: np.ndarray, cancelled) -> ExecutionResult:  # noqa: ANN001
         goal = self._ExecuteDelta.Goal(
             # header.stamp = stamp of the camera frame this delta was planned from
             delta=array_to_ee_delta(action, self.p["base_frame"],
@@ -329,16 +331,16 @@ class PlannerNode(Node):
             timeout=float(self.p["execute_timeout_s"]))
         self.delta_pub.publish(goal.delta)  # commands are recorded as a topic too
         if not self.exec_client.wait_for_server(timeout_sec=2.0):
-            return ExecResult(False, f"no ExecuteDelta server at {self.p['execute_action']}")
+            return ExecutionResult(False, f"no ExecuteDelta server at {self.p['execute_action']}")
         if cancelled():
-            return ExecResult(False, "canceled before the motion")
+            return ExecutionResult(False, "canceled before the motion")
         try:
             # never abandon a sent goal: wait for its handle so a cancel can reach the bridge
             handle = self._wait(self.exec_client.send_goal_async(goal), 5.0, lambda: False)
             if handle is None:
-                return ExecResult(False, "bridge did not answer the delta goal")
+                return ExecutionResult(False, "bridge did not answer the delta goal")
             if not handle.accepted:
-                return ExecResult(False, "bridge rejected the delta")
+                return ExecutionResult(False, "bridge rejected the delta")
             res_future = handle.get_result_async()
             deadline = time.monotonic() + float(self.p["execute_timeout_s"])
             while not res_future.done():
@@ -347,14 +349,14 @@ class PlannerNode(Node):
                     # the bridge accepts the cancel before the arm has stopped (ramp-down,
                     # settle): wait for its result so "canceled" means the arm is at rest
                     self._wait(res_future, 5.0, lambda: False)
-                    return ExecResult(False, "canceled during motion")
+                    return ExecutionResult(False, "canceled during motion")
                 if time.monotonic() > deadline:
                     handle.cancel_goal_async()
-                    return ExecResult(False, "bridge timed out")
+                    return ExecutionResult(False, "bridge timed out")
                 time.sleep(0.002)
             r = res_future.result().result
-            return ExecResult(bool(r.success), r.message, bool(r.clamped),
-                              np.asarray(r.state) if len(r.state) else None)
+            return ExecutionResult(bool(r.success), r.message, bool(r.clamped),
+                                   state=np.asarray(r.state) if len(r.state) else None)
         finally:
             self._last_exec_done = time.monotonic()
 
