@@ -30,11 +30,11 @@ from std_msgs.msg import Float64MultiArray  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from vjepa2_interfaces.action import ExecuteDelta, PlanToGoal  # noqa: E402
 
-from vjepa2_planner_node.evaluation.frame_log import FrameLog  # noqa: E402
-from vjepa2_planner_node.evaluation.tasks import StepRecord, split_move  # noqa: E402
+from vjepa2_eval.frame_log import FrameLog  # noqa: E402
 from vjepa2_planner_node.image_codec import image_msg_to_rgb8  # noqa: E402
 from vjepa2_planner_node.interrupts import interrupt_on_signals  # noqa: E402
 from vjepa2_planner_node.ros_common import CAMERA_QOS, ActionClient, array_to_ee_delta  # noqa: E402
+from vjepa2_world_model.evaluation.tasks import StepRecord, split_move  # noqa: E402
 
 
 class EvalError(RuntimeError):
