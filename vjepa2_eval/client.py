@@ -33,7 +33,12 @@ from vjepa2_interfaces.action import ExecuteDelta, PlanToGoal  # noqa: E402
 from vjepa2_eval.frame_log import FrameLog  # noqa: E402
 from vjepa2_planner_node.image_codec import image_msg_to_rgb8  # noqa: E402
 from vjepa2_planner_node.interrupts import interrupt_on_signals  # noqa: E402
-from vjepa2_planner_node.ros_common import CAMERA_QOS, ActionClient, array_to_ee_delta  # noqa: E402
+from vjepa2_planner_node.ros_common import (  # noqa: E402
+    CAMERA_QOS,
+    ActionClient,
+    array_to_ee_delta,
+    ee_delta_to_array,
+)
 from vjepa2_world_model.evaluation.tasks import StepRecord, split_move  # noqa: E402
 
 
@@ -124,11 +129,16 @@ class EvalClient(Node):
 
     # ---------------------------------------------------------------- actions
     def _wait(self, future: Any, timeout: float, what: str) -> Any:
+        """``future``'s result, woken by its done callback (re-checked every 0.1 s in case
+        the spinning executor runs that callback late); EvalError after ``timeout`` s."""
+        done = threading.Event()
+        future.add_done_callback(lambda _f: done.set())
         deadline = time.monotonic() + timeout
         while not future.done():
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise EvalError(f"timeout waiting for {what}")
-            time.sleep(0.01)
+            done.wait(min(left, 0.1))
         return future.result()
 
     def execute(self, delta7: np.ndarray, timeout: float = 30.0) -> Any:
@@ -196,7 +206,7 @@ class EvalClient(Node):
                 grip = float(self._state[6]) if self._state is not None else float("nan")
             rec = StepRecord(step=int(fb.step), goal_index=int(fb.goal_index),
                              energy=float(fb.energy),
-                             action=[a.dx, a.dy, a.dz, a.droll, a.dpitch, a.dyaw, a.dgripper],
+                             action=ee_delta_to_array(a).tolist(),
                              plan_ms=float(fb.plan_ms), step_ms=float(fb.step_ms),
                              ee_xyz=self.gt("ee")[:3].tolist(), gripper=grip,
                              obj_xyz=self.gt(track)[:3].tolist() if track else [])

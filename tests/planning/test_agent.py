@@ -274,3 +274,34 @@ def test_subgoal_sequence_moves_on_when_the_energy_stops_improving() -> None:
     assert seq.observe(0.8) is None
     with pytest.raises(ValueError, match="patience"):
         SubGoalSequence(goals, patience=-1)
+
+
+def test_wait_for_frame_wakes_on_the_next_frame_and_names_stale_inputs() -> None:
+    import threading
+    import time
+
+    buf = ObservationBuffer(stale_after=0.5)
+    assert "no camera frame" in buf.wait_for_frame(0, 0.0, 0.2)
+    buf.put_state(np.arange(7.0))
+    first = buf.put_frame(np.zeros((4, 4, 3), np.uint8), stamp_ns=5)
+    got = buf.wait_for_frame(0, 0.0, 0.2)
+    assert got.seq == first.seq and got.stamp_ns == 5 and np.array_equal(got.state, np.arange(7.0))
+    got.state[0] = 99.0  # a copy: the buffer keeps its state
+    assert buf.latest()[1][0] == 0.0
+
+    def later() -> None:
+        time.sleep(0.1)
+        buf.put_state(np.arange(7.0))
+        buf.put_frame(np.ones((4, 4, 3), np.uint8))
+
+    t0 = time.monotonic()
+    threading.Thread(target=later).start()
+    got = buf.wait_for_frame(first.seq, 0.0, 0.45)  # the frame arrives while it waits
+    assert got.seq == first.seq + 1 and time.monotonic() - t0 < 0.4
+    t0 = time.monotonic()
+    reason = buf.wait_for_frame(got.seq, 0.0, 10.0)  # nothing new: ends when inputs go stale
+    assert "stale" in reason and 0.3 < time.monotonic() - t0 < 2.0
+    buf.put_state(np.arange(7.0))
+    buf.put_frame(np.zeros((4, 4, 3), np.uint8))
+    assert buf.wait_for_frame(10**6, 0.0, 0.05) == (
+        "camera stale: no new frame after the last motion")

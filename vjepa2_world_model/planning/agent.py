@@ -82,11 +82,15 @@ class ObservationBuffer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _seq: int = 0
 
+    def __post_init__(self) -> None:
+        self._changed = threading.Condition(self._lock)  # notified on every frame / state
+
     def put_frame(self, image: np.ndarray, stamp: float = 0.0, stamp_ns: int = 0
                   ) -> Observation:
         with self._lock:
             self._seq += 1
             self.frame = Observation(self._seq, image, stamp, self.clock(), stamp_ns)
+            self._changed.notify_all()
             return self.frame
 
     def put_state(self, state: np.ndarray) -> None:
@@ -96,6 +100,7 @@ class ObservationBuffer:
         with self._lock:
             self.state = state
             self.state_received = self.clock()
+            self._changed.notify_all()
 
     def report_fault(self, message: str) -> None:
         with self._lock:
@@ -109,9 +114,36 @@ class ObservationBuffer:
     def health(self) -> InputHealth:
         now = self.clock()
         with self._lock:
-            frame_age = now - self.frame.received if self.frame else float("inf")
-            state_age = now - self.state_received
-            last_fault = self.faults[-1] if self.faults else ""
+            return self._health(now)
+
+    def wait_for_frame(self, newer_than: int, received_after: float, timeout: float
+                       ) -> Observation | str:
+        """The latest frame (with the state, copied) once it is newer than seq
+        ``newer_than`` and was received at or after ``received_after``; else why there is
+        none: the watchdog's reason as soon as an input is stale, or a camera-stale reason
+        after ``timeout`` s. Waits on the buffer's condition (woken by every frame and
+        state, and when an input would turn stale), no polling."""
+        deadline = self.clock() + timeout
+        with self._lock:
+            while True:
+                now = self.clock()
+                h = self._health(now)
+                if not h.ok:
+                    return h.reason
+                f = self.frame
+                if f.seq > newer_than and f.received >= received_after:
+                    return Observation(f.seq, f.image, f.stamp, f.received, f.stamp_ns,
+                                       state=self.state.copy())
+                if now > deadline:
+                    return "camera stale: no new frame after the last motion"
+                stale_at = min(f.received, self.state_received) + self.stale_after
+                self._changed.wait(max(0.0, min(deadline, stale_at) - now) + 1e-3)
+
+    def _health(self, now: float) -> InputHealth:
+        """The watchdog (caller holds the lock)."""
+        frame_age = now - self.frame.received if self.frame else float("inf")
+        state_age = now - self.state_received
+        last_fault = self.faults[-1] if self.faults else ""
         if self.frame is None:
             reason = "no camera frame received yet"
         elif frame_age > self.stale_after:
