@@ -129,16 +129,11 @@ class EvalClient(Node):
 
     # ---------------------------------------------------------------- actions
     def _wait(self, future: Any, timeout: float, what: str) -> Any:
-        """``future``'s result, woken by its done callback (re-checked every 0.1 s in case
-        the spinning executor runs that callback late); EvalError after ``timeout`` s."""
-        done = threading.Event()
-        future.add_done_callback(lambda _f: done.set())
         deadline = time.monotonic() + timeout
         while not future.done():
-            left = deadline - time.monotonic()
-            if left <= 0:
+            if time.monotonic() > deadline:
                 raise EvalError(f"timeout waiting for {what}")
-            done.wait(min(left, 0.1))
+            time.sleep(0.01)
         return future.result()
 
     def execute(self, delta7: np.ndarray, timeout: float = 30.0) -> Any:
