@@ -2,10 +2,11 @@
 
 Every module of the four packages is parsed; every ``import`` / ``from ... import`` in it
 (module level or inside a function, absolute or relative) is an edge. Checked:
-- vjepa2_world_model imports nothing from vjepa2_planner_node, bench, calibration or tests,
-  and no ROS package (rclpy, message packages, launch);
-- vjepa2_planner_node imports nothing from bench, calibration or tests; calibration
-  nothing from vjepa2_planner_node or bench;
+- vjepa2_world_model imports nothing from vjepa2_planner_node, vjepa2_eval, bench,
+  calibration or tests, and no ROS package (rclpy, message packages, launch);
+- vjepa2_planner_node imports nothing from vjepa2_eval, bench, calibration or tests;
+  vjepa2_eval (evaluation/demo clients) nothing from bench, calibration or tests;
+  calibration nothing from vjepa2_planner_node, vjepa2_eval or bench;
 - the graph of packages (vjepa2_world_model split into its subpackages / modules) has no
   cycle, and the bottom layers (pose, models) import nothing above them.
 """
@@ -16,15 +17,17 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("vjepa2_world_model", "vjepa2_planner_node", "bench", "calibration")
+PACKAGES = ("vjepa2_world_model", "vjepa2_planner_node", "vjepa2_eval", "bench", "calibration")
 ROS = {"rclpy", "launch", "launch_ros", "ament_index_python", "rosidl_runtime_py",
        "builtin_interfaces", "std_msgs", "std_srvs", "sensor_msgs", "geometry_msgs",
        "diagnostic_msgs", "visualization_msgs", "action_msgs", "rcl_interfaces",
        "vjepa2_interfaces"}
 FORBIDDEN = {
-    "vjepa2_world_model": {"vjepa2_planner_node", "bench", "calibration", "tests"} | ROS,
-    "vjepa2_planner_node": {"bench", "calibration", "tests"},
-    "calibration": {"vjepa2_planner_node", "bench", "tests"},
+    "vjepa2_world_model": {"vjepa2_planner_node", "vjepa2_eval", "bench", "calibration",
+                           "tests"} | ROS,
+    "vjepa2_planner_node": {"vjepa2_eval", "bench", "calibration", "tests"},
+    "vjepa2_eval": {"bench", "calibration", "tests"},
+    "calibration": {"vjepa2_planner_node", "vjepa2_eval", "bench", "tests"},
 }
 # vjepa2_world_model's bottom layers and what they may import from the package.
 BOTTOM = {"pose": set(), "preprocess": set(), "progress": set(), "models": {"preprocess"}}
@@ -145,3 +148,19 @@ def test_no_circular_imports_between_packages() -> None:
     edges = unit_graph(scan())
     assert "vjepa2_planner_node" in edges  # the nodes do import the logic
     assert find_cycle(edges) is None, f"import cycle: {' -> '.join(find_cycle(edges))}"
+
+
+def test_node_package_holds_nodes_and_the_logic_lives_below() -> None:
+    """The planner's loop is one ROS-free agent module the node imports; evaluation and
+    demo are not in the node package; the agent needs nothing of the simulator, data,
+    training or viz."""
+    graph = scan()
+    agent = "vjepa2_world_model.planning.agent"
+    assert agent in graph and agent in graph["vjepa2_planner_node.planner_node"]
+    assert not [m for m in graph if m.startswith(("vjepa2_planner_node.evaluation",
+                                                  "vjepa2_planner_node.demo"))]
+    assert "vjepa2_world_model.evaluation.tasks" in graph["vjepa2_eval.run"]
+    used = {unit(n) for n in graph[agent]} - {"vjepa2_world_model.planning"}
+    assert used <= {"vjepa2_world_model.robot", "vjepa2_world_model", "numpy", "torch",
+                    "__future__", "math", "threading", "time", "collections", "dataclasses",
+                    "typing"}, used

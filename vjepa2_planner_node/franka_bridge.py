@@ -54,7 +54,7 @@ from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from vjepa2_planner_node.ros_common import action_service_qos  # noqa: E402
+from vjepa2_planner_node.ros_common import DELTA_FIELDS, action_service_qos  # noqa: E402
 from vjepa2_world_model.robot.franka_control import (  # noqa: E402
     FrankaController,
     GripperConfig,
@@ -62,7 +62,6 @@ from vjepa2_world_model.robot.franka_control import (  # noqa: E402
 )
 from vjepa2_world_model.robot.safety import DEFAULT_WORKSPACE, SafetyLimits  # noqa: E402
 
-DELTA_FIELDS = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper")
 JOINT_NAMES = [f"fr3_joint{i}" for i in range(1, 8)] + ["fr3_finger_joint1", "fr3_finger_joint2"]
 
 PARAMS: dict[str, Any] = {

@@ -26,6 +26,7 @@ import math
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,21 +41,9 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
-from vjepa2_planner_node.cem_glue import CEMSettings, load_readout, make_planner
 from vjepa2_planner_node.goal_library import GoalLibrary
 from vjepa2_planner_node.image_codec import image_msg_to_rgb8
-from vjepa2_planner_node.params import ParamError, check_positive
-from vjepa2_planner_node.planner_logic import (
-    EXECUTING,
-    HOLDING,
-    IDLE,
-    ExecResult,
-    GoalRun,
-    Observation,
-    StepReport,
-    expand_budgets,
-    run_goals,
-)
+from vjepa2_planner_node.params import CEMSettings, ParamError, check_positive, load_readout
 from vjepa2_planner_node.ros_common import (
     LATCHED_QOS,
     ActionClient,
@@ -65,8 +54,20 @@ from vjepa2_planner_node.ros_common import (
     run_nodes,
 )
 from vjepa2_planner_node.ros_env import require_interfaces
-from vjepa2_planner_node.world_model_core import WorldModelCore
 from vjepa2_planner_node.world_model_node import WorldModelNode, exit_code
+from vjepa2_world_model.planning.agent import (
+    EXECUTING,
+    HOLDING,
+    IDLE,
+    GoalRun,
+    Observation,
+    StepReport,
+    WorldModelCore,
+    expand_budgets,
+    make_planner,
+    run_goals,
+)
+from vjepa2_world_model.robot.franka_control import ExecutionResult
 
 PLANNER_PARAMS = {
     "goals_dir": "goals",
@@ -101,7 +102,7 @@ PLANNER_PARAMS = {
 
 
 class PlannerNode(Node):
-    """PlanToGoal action server over planner_logic.run_goals."""
+    """PlanToGoal action server over agent.run_goals (vjepa2_world_model.planning)."""
 
     def __init__(self, core: WorldModelCore, name: str = "planner", **kwargs) -> None:
         super().__init__(name, **kwargs)
@@ -140,6 +141,7 @@ class PlannerNode(Node):
         self._goal_mtimes: dict[str, float] = {}
         self._active_name = ""
         self._stop = threading.Event()
+        self._wakeups: set[threading.Event] = set()  # waits that a cancel / stop ends
         self._busy = threading.Lock()
         self._shutting_down = ""
         self._last_exec_done = -math.inf
@@ -158,7 +160,7 @@ class PlannerNode(Node):
                                         callback_group=io_group)
         self.server = ActionServer(
             self, PlanToGoal, "~/plan_to_goal", execute_callback=self._execute,
-            goal_callback=self._on_goal, cancel_callback=lambda _g: CancelResponse.ACCEPT,
+            goal_callback=self._on_goal, cancel_callback=self._on_cancel,
             callback_group=ReentrantCallbackGroup(), result_timeout=120,
             **action_service_qos())
         self.create_service(Trigger, "~/stop", self._on_stop,
@@ -171,6 +173,7 @@ class PlannerNode(Node):
         """End a running goal (its client gets an aborted result) and refuse new ones."""
         self._shutting_down = reason
         self._stop.set()
+        self._wake_waiters()
 
     def shutdown_ready(self) -> bool:
         return not self._busy.locked()
@@ -191,8 +194,13 @@ class PlannerNode(Node):
 
     def _on_stop(self, _req, res):  # noqa: ANN001
         self._stop.set()
+        self._wake_waiters()
         res.success, res.message = True, "stop requested"
         return res
+
+    def _on_cancel(self, _goal_handle) -> CancelResponse:  # noqa: ANN001
+        self._wake_waiters()  # a running motion's wait re-checks goal_handle's cancel flag
+        return CancelResponse.ACCEPT
 
     def _on_goal(self, _goal) -> GoalResponse:  # noqa: ANN001
         if self._shutting_down:
@@ -285,7 +293,8 @@ class PlannerNode(Node):
         run = GoalRun(
             observe=self._observe,
             observed_energy=lambda obs, zg: self.core.observed_energy(obs.z, zg),
-            plan=make_planner(self.core, self.cem, self.readout),
+            plan=make_planner(self.core, self.cem.planner_config(),
+                              self.cem.state_energy(self.readout)),
             execute=lambda a: self._execute_delta(a, cancelled),
             cancelled=cancelled, report=report,
             hold_timeout_s=hold_timeout if hold_timeout > 0 else math.inf,
@@ -307,20 +316,14 @@ class PlannerNode(Node):
 
     def _observe(self, after_seq: int) -> Observation | str:
         """A frame received after the last executed motion, or why there is none."""
-        deadline = time.monotonic() + self.core.obs.stale_after
-        while True:
-            health = self.core.obs.health()
-            if not health.ok:
-                return health.reason
-            frame, state = self.core.obs.latest()
-            if frame.seq > after_seq and frame.received >= self._last_exec_done:
-                self._obs_stamp_ns = frame.stamp_ns
-                return Observation(self.core.encode_frame(frame), state, frame.seq)
-            if time.monotonic() > deadline:
-                return "camera stale: no new frame after the last motion"
-            time.sleep(0.005)
+        obs = self.core.obs.wait_for_frame(after_seq, self._last_exec_done,
+                                           self.core.obs.stale_after)
+        if isinstance(obs, str):
+            return obs
+        self._obs_stamp_ns = obs.stamp_ns
+        return replace(obs, z=self.core.encode_frame(obs))
 
-    def _execute_delta(self, action: np.ndarray, cancelled) -> ExecResult:  # noqa: ANN001
+    def _execute_delta(self, action: np.ndarray, cancelled) -> ExecutionResult:  # noqa: ANN001
         goal = self._ExecuteDelta.Goal(
             # header.stamp = stamp of the camera frame this delta was planned from
             delta=array_to_ee_delta(action, self.p["base_frame"],
@@ -329,43 +332,59 @@ class PlannerNode(Node):
             timeout=float(self.p["execute_timeout_s"]))
         self.delta_pub.publish(goal.delta)  # commands are recorded as a topic too
         if not self.exec_client.wait_for_server(timeout_sec=2.0):
-            return ExecResult(False, f"no ExecuteDelta server at {self.p['execute_action']}")
+            return ExecutionResult(False, f"no ExecuteDelta server at {self.p['execute_action']}")
         if cancelled():
-            return ExecResult(False, "canceled before the motion")
+            return ExecutionResult(False, "canceled before the motion")
         try:
             # never abandon a sent goal: wait for its handle so a cancel can reach the bridge
-            handle = self._wait(self.exec_client.send_goal_async(goal), 5.0, lambda: False)
-            if handle is None:
-                return ExecResult(False, "bridge did not answer the delta goal")
+            send = self.exec_client.send_goal_async(goal)
+            if not self._wait(send, 5.0):
+                return ExecutionResult(False, "bridge did not answer the delta goal")
+            handle = send.result()
             if not handle.accepted:
-                return ExecResult(False, "bridge rejected the delta")
+                return ExecutionResult(False, "bridge rejected the delta")
             res_future = handle.get_result_async()
-            deadline = time.monotonic() + float(self.p["execute_timeout_s"])
-            while not res_future.done():
+            if not self._wait(res_future, float(self.p["execute_timeout_s"]), cancelled):
                 if cancelled():
-                    self._wait(handle.cancel_goal_async(), 2.0, lambda: False)
+                    self._wait(handle.cancel_goal_async(), 2.0)
                     # the bridge accepts the cancel before the arm has stopped (ramp-down,
                     # settle): wait for its result so "canceled" means the arm is at rest
-                    self._wait(res_future, 5.0, lambda: False)
-                    return ExecResult(False, "canceled during motion")
-                if time.monotonic() > deadline:
-                    handle.cancel_goal_async()
-                    return ExecResult(False, "bridge timed out")
-                time.sleep(0.002)
+                    self._wait(res_future, 5.0)
+                    return ExecutionResult(False, "canceled during motion")
+                handle.cancel_goal_async()
+                return ExecutionResult(False, "bridge timed out")
             r = res_future.result().result
-            return ExecResult(bool(r.success), r.message, bool(r.clamped),
-                              np.asarray(r.state) if len(r.state) else None)
+            return ExecutionResult(bool(r.success), r.message, bool(r.clamped),
+                                   state=np.asarray(r.state) if len(r.state) else None)
         finally:
             self._last_exec_done = time.monotonic()
 
-    @staticmethod
-    def _wait(future, timeout: float, cancelled):  # noqa: ANN001, ANN205
-        deadline = time.monotonic() + timeout
-        while not future.done():
-            if time.monotonic() > deadline or cancelled():
-                return None
-            time.sleep(0.001)
-        return future.result()
+    def _wait(self, future, timeout: float, cancelled=None) -> bool:  # noqa: ANN001
+        """Block until ``future`` is done (True), or ``timeout`` s passed or ``cancelled()``
+        (False). Woken by the future's done callback and by cancel / stop requests
+        (``_wakeups``), no sleep-polling; a 50 ms re-check covers a done callback delayed
+        by a busy executor and the cancel flag rclpy sets just after the cancel callback."""
+        woken = threading.Event()
+        future.add_done_callback(lambda _f: woken.set())
+        if cancelled is not None:
+            self._wakeups.add(woken)
+        try:
+            deadline = time.monotonic() + timeout
+            while not future.done():
+                if cancelled is not None and cancelled():
+                    return False
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                woken.wait(min(left, 0.05))
+                woken.clear()
+            return True
+        finally:
+            self._wakeups.discard(woken)
+
+    def _wake_waiters(self) -> None:
+        for ev in list(self._wakeups):
+            ev.set()
 
     # -- outputs ---------------------------------------------------------------------
     def _publish_status(self, r: StepReport) -> None:

@@ -22,7 +22,7 @@ TARGETS = {"left": [0.45, 0.15, 0.25], "right": [0.45, -0.15, 0.25], "low_front"
 def main(argv: list[str] | None = None) -> int:
     import cv2
 
-    from vjepa2_planner_node.evaluation.tasks import START_XYZ
+    from vjepa2_world_model.evaluation.tasks import START_XYZ
     from vjepa2_world_model.sim.direct import DirectSim
 
     out = Path((argv if argv is not None else sys.argv[1:] or ["goals/reach"])[0])

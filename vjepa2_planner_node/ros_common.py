@@ -1,4 +1,5 @@
-"""Small ROS helpers shared by the nodes: message <-> numpy, param declaration, topic checks."""
+"""Small ROS helpers shared by the nodes: the QoS profiles and the EEDelta field list (defined
+here only), message <-> numpy, param declaration, topic checks. Images: image_codec.py."""
 
 from __future__ import annotations
 
@@ -38,8 +39,6 @@ def action_service_qos() -> dict[str, Any]:
     rclpy's default (services profile, keep last 10) silently drops requests beyond the
     10th of a burst: 100 goals sent at once got 13 answers.  Pass as ``**kwargs``.
     """
-    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-
     qos = QoSProfile(depth=1000, history=HistoryPolicy.KEEP_LAST,
                      reliability=ReliabilityPolicy.RELIABLE)
     return {"goal_service_qos_profile": qos, "result_service_qos_profile": qos,
@@ -62,7 +61,7 @@ class ActionClient(_RclpyActionClient):
         super().__init__(*args, **kwargs)
 
 
-DELTA_FIELDS = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper")
+DELTA_FIELDS = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper")  # EEDelta, in order
 
 
 def ee_delta_to_array(msg: Any) -> np.ndarray:

@@ -46,11 +46,11 @@ import rclpy.executors  # noqa: E402
 from builtin_interfaces.msg import Time  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.node import Node  # noqa: E402
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
+from vjepa2_planner_node.ros_common import CAMERA_QOS  # noqa: E402
 from vjepa2_world_model.pose import state7_from_pose  # noqa: E402
 from vjepa2_world_model.robot.kinematics import gripper_closure  # noqa: E402
 from vjepa2_world_model.sim import load_config  # noqa: E402  (sets MUJOCO_GL)
@@ -70,9 +70,6 @@ try:
     from vjepa2_planner_node.image_codec import array_to_image_msg
 except ImportError:  # pragma: no cover - NODES dev's codec is normally present
     array_to_image_msg = None
-
-CAMERA_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
-                        reliability=ReliabilityPolicy.RELIABLE)
 
 PARAMS: dict[str, Any] = {
     "config": "",

@@ -1,4 +1,4 @@
-"""world_model node: the ROS inputs of the in-process world model (WorldModelCore).
+"""world_model node: the ROS inputs of the in-process world model (agent.WorldModelCore).
 
 Subscribes the camera Image and the 7-D EE state into the core's observation buffer
 (stale-input watchdog), encodes the latched active goal image through the core's
@@ -25,7 +25,13 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Float64MultiArray, String  # noqa: E402
 
 from vjepa2_planner_node.image_codec import image_msg_to_rgb8
-from vjepa2_planner_node.params import ParamError, check_positive, check_topic, resolve_device
+from vjepa2_planner_node.params import (
+    ParamError,
+    check_positive,
+    check_topic,
+    load_encoder_and_predictor,
+    resolve_device,
+)
 from vjepa2_planner_node.ros_common import (
     CAMERA_QOS,
     LATCHED_QOS,
@@ -34,7 +40,7 @@ from vjepa2_planner_node.ros_common import (
     stamp_to_sec,
     topic_type_problem,
 )
-from vjepa2_planner_node.world_model_core import WorldModelCore
+from vjepa2_world_model.planning.agent import WorldModelCore
 
 WORLD_MODEL_PARAMS = {
     "checkpoint": "",
@@ -61,7 +67,9 @@ class WorldModelNode(Node):
         stale = check_positive(p["stale_after_s"], "stale_after_s")
         if core is None:
             device = resolve_device(p["device"])
-            core = WorldModelCore.from_checkpoint(p["checkpoint"], device, stale)
+            core = WorldModelCore(*load_encoder_and_predictor(p["checkpoint"], device),
+                                  device, stale)
+            core.checkpoint = str(p["checkpoint"])
             self.get_logger().info(f"loaded {p['checkpoint']} on {device}")
         self.core = core
         self.core.obs.stale_after = stale

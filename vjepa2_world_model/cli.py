@@ -24,8 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train-readout": ("vjepa2_world_model.training.train_readout:main",
                       "train the state readout head (features -> 7-D state)"),
     "sim-cell": ("vjepa2_planner_node.sim_cell:main", "simulated Franka cell (sim + camera)"),
-    "eval": ("vjepa2_planner_node.evaluation.run:main", "evaluate planning in the sim cell"),
-    "demo": ("vjepa2_planner_node.demo:main", "simulated pick-and-place demo (shipped weights)"),
+    "eval": ("vjepa2_eval.run:main", "evaluate planning in the sim cell"),
+    "demo": ("vjepa2_eval.demo:main", "simulated pick-and-place demo (shipped weights)"),
     "calibrate-axes": ("calibration.calibrate_axes:main", "fit the model's action-axis rotation"),
     "franka-bridge": ("vjepa2_planner_node.franka_bridge:main", "libfranka controller bridge node"),
 }

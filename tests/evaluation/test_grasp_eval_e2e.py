@@ -15,7 +15,7 @@ WEIGHTS = ROOT / "weights" / "sim_tiny"
 
 
 def test_one_grasp_episode_mechanism(tmp_path: Path) -> None:
-    from vjepa2_planner_node.evaluation import tasks as T
+    from vjepa2_world_model.evaluation import tasks as T
 
     env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(120, 200)), MUJOCO_GL="egl")
     ip = f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"

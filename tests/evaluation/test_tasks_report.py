@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from vjepa2_planner_node.evaluation import tasks as T
-from vjepa2_planner_node.evaluation.report import paper_table, plot_episodes, write_results
+from vjepa2_world_model.evaluation import tasks as T
+from vjepa2_world_model.evaluation.report import paper_table, plot_episodes, write_results
 
 
 def test_reach_goals_are_seeded_spread_and_away_from_start() -> None:

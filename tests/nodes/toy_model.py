@@ -46,7 +46,7 @@ class ToyPredictor(torch.nn.Module):
 
 
 def toy_core(stale_after: float = 1.0):  # noqa: ANN201
-    from vjepa2_planner_node.world_model_core import WorldModelCore
+    from vjepa2_world_model.planning.agent import WorldModelCore
 
     return WorldModelCore(ToyEncoder(), ToyPredictor(), "cpu", stale_after)
 

@@ -1,4 +1,4 @@
-"""Receding-horizon planner, warm starts, sub-goals and presets (synthetic world model)."""
+"""Receding-horizon planner, warm starts, and presets (synthetic world model)."""
 
 import math
 
@@ -8,8 +8,6 @@ import torch
 from vjepa2_world_model.planning import (
     PlannerConfig,
     RecedingHorizonPlanner,
-    SubGoal,
-    SubGoalSequence,
     apply_action,
     get_preset,
 )
@@ -107,46 +105,6 @@ def test_planner_all_nan_model_returns_zero_action_with_reason():
     z_bad[0, 0] = math.inf
     r3 = p.plan(z_bad, S0)
     assert not r3.ok and "observation" in r3.reason and torch.equal(r3.action, torch.zeros(7))
-
-
-def test_subgoal_sequence_budget_and_threshold():
-    f = [torch.zeros(2, 3) + i for i in range(3)]
-    seq = SubGoalSequence.pick_and_place(f, energy_threshold=0.1)
-    assert [g.budget for g in seq.goals] == [4, 10, 4] and seq.total_budget == 18
-    assert [seq.update(1.0) for _ in range(4)] == [False, False, False, True]
-    assert seq.index == 1 and seq.current.name == "carry"
-    assert seq.update(0.5) is False and seq.update(0.05) is True  # threshold hit
-    assert seq.update(math.nan) is False  # NaN never counts as reached
-    for _ in range(3):
-        seq.update(1.0)
-    assert seq.done and seq.current is None and seq.reached == [False, True, False]
-    assert seq.total_steps == 10 and seq.update(0.0) is False
-    own = SubGoalSequence([SubGoal("a", f[0], 5, threshold=0.2)])
-    assert own.update(0.15) is True
-    with pytest.raises(ValueError, match="budget"):
-        SubGoalSequence([SubGoal("a", f[0], 0)])
-    assert seq.reasons == ["budget", "reached", "budget"]
-
-
-def test_subgoal_sequence_moves_on_when_the_energy_stops_improving():
-    f = [torch.zeros(2, 3), torch.ones(2, 3)]
-    goals = [SubGoal("a", f[0], 10), SubGoal("b", f[1], 10)]
-    fixed = SubGoalSequence(goals)  # the paper: budgets only
-    seq = SubGoalSequence(goals, patience=2, min_improvement=0.01)
-    ends = []
-    for e in [0.9, 0.7, 0.5, 0.495, 0.6, 0.4]:  # 0.495 and 0.6: no gain of > 0.01
-        ends.append(seq.observe(e))
-        assert fixed.observe(e) is None
-        if ends[-1] is None:
-            seq.step_done()
-            fixed.step_done()
-    assert ends == [None, None, None, None, "plateau", None]
-    assert seq.index == 1 and seq.steps_on_goal == 1 and seq.reasons == ["plateau"]
-    assert fixed.index == 0 and fixed.steps_on_goal == 5
-    # the new goal starts its own count: a worse energy at its first observation is fine
-    assert seq.observe(0.8) is None
-    with pytest.raises(ValueError, match="patience"):
-        SubGoalSequence(goals, patience=-1)
 
 
 def test_presets_and_yaml_dicts():

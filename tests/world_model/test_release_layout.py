@@ -10,8 +10,7 @@ import logging
 import pytest
 import torch
 
-from vjepa2_planner_node.params import ParamError
-from vjepa2_planner_node.world_model_core import load_encoder_and_predictor
+from vjepa2_planner_node.params import ParamError, load_encoder_and_predictor
 from vjepa2_world_model import checkpoints as ck
 from vjepa2_world_model.cli import main as cli
 from vjepa2_world_model.models.ac_predictor import AC_CONFIGS, ACPredictor

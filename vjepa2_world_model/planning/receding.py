@@ -2,18 +2,16 @@
 
 ``RecedingHorizonPlanner.plan(z_obs, state, z_goal)`` runs one CEM optimisation (one
 batched world-model rollout per iteration) and returns the first action plus info; the
-next call warm-starts from the previous plan shifted by one step. ``SubGoalSequence``
-walks through several goal images (pick-and-place: 3 sub-goals for 4, 10 and 4 steps;
-fixed budgets as in the paper, optionally moving on when the energy stops improving).
+next call warm-starts from the previous plan shifted by one step. The goal-sequence loop
+around it (observe, sub-goals, execute) is ``agent.py``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -32,10 +30,10 @@ class PlanResult:
     action: Tensor  # (7,) float32 CPU: dx dy dz droll dpitch dyaw dgripper
     actions: Tensor  # (H, 7) float32 CPU: the whole planned sequence
     energy: float  # mean energy of the final CEM elites (predicted, nan if not ok)
-    best_energy: float  # lowest predicted energy of any sample
-    obs_energy: float  # energy of the observed frame itself against the goal
-    iterations: int
-    plan_ms: float
+    best_energy: float = math.nan  # lowest predicted energy of any sample
+    obs_energy: float = math.nan  # energy of the observed frame itself against the goal
+    iterations: int = 0
+    plan_ms: float = math.nan
     ok: bool = True
     reason: str = ""
     num_bad: int = 0
@@ -201,118 +199,3 @@ class RecedingHorizonPlanner:
         return PlanResult(action=torch.zeros(7), actions=torch.zeros(H, 7), energy=math.nan,
                           best_energy=math.nan, obs_energy=obs_energy, iterations=0,
                           plan_ms=(time.perf_counter() - t0) * 1e3, ok=False, reason=reason)
-
-
-@dataclass
-class SubGoal:
-    """One goal image's features with its step budget (and optional own threshold)."""
-
-    name: str
-    features: Any  # (N, E) tensor (opaque to the walker)
-    budget: int
-    threshold: float | None = None
-
-
-REACHED, BUDGET, PLATEAU = "reached", "budget", "plateau"
-
-
-class SubGoalSequence:
-    """The one sub-goal walker (the planner node's loop uses it): which goal to plan
-    toward, and when to move on.
-
-    Before each planning step call ``observe(energy)`` with the observed frame's energy
-    against the current goal; it returns why the goal ends (and advances) or None to plan
-    toward it. After each executed step call ``step_done()``. A goal ends when
-    - its step budget is spent (``BUDGET``; the paper: fixed budgets, 4/10/4 for
-      pick-and-place), or
-    - the energy falls to its threshold (``REACHED``; the goal's own, else the
-      sequence's; None = off), or
-    - with ``patience`` > 0, the energy has not improved on the goal's best by more than
-      ``min_improvement`` for ``patience`` observations in a row (``PLATEAU``).
-    """
-
-    def __init__(self, goals: Sequence[SubGoal], energy_threshold: float | None = None,
-                 patience: int = 0, min_improvement: float = 0.0) -> None:
-        if not goals:
-            raise ValueError("SubGoalSequence needs at least one goal")
-        for g in goals:
-            if g.budget < 1:
-                raise ValueError(f"sub-goal {g.name!r} has step budget {g.budget} < 1")
-        if patience < 0 or min_improvement < 0:
-            raise ValueError("patience and min_improvement must be >= 0")
-        self.goals = list(goals)
-        self.energy_threshold = energy_threshold
-        self.patience = int(patience)
-        self.min_improvement = float(min_improvement)
-        self.index = 0
-        self.steps_on_goal = 0
-        self.total_steps = 0
-        self.reached: list[bool] = []  # per finished goal: reached by threshold?
-        self.reasons: list[str] = []  # per finished goal: REACHED | BUDGET | PLATEAU
-        self._best = math.inf
-        self._stall = 0
-
-    @classmethod
-    def pick_and_place(cls, features: Sequence[Tensor], budgets: Sequence[int] = (4, 10, 4),
-                       names: Sequence[str] = ("grasp", "carry", "place"),
-                       energy_threshold: float | None = None,
-                       patience: int = 0) -> SubGoalSequence:
-        """The paper's pick-and-place: 3 goal images planned for 4, 10 and 4 steps."""
-        if not len(features) == len(budgets) == len(names):
-            raise ValueError("features, budgets and names must have the same length")
-        return cls([SubGoal(n, f, int(b)) for n, f, b in zip(names, features, budgets,
-                                                              strict=True)],
-                   energy_threshold, patience)
-
-    @property
-    def done(self) -> bool:
-        return self.index >= len(self.goals)
-
-    @property
-    def current(self) -> SubGoal | None:
-        return None if self.done else self.goals[self.index]
-
-    @property
-    def total_budget(self) -> int:
-        return sum(g.budget for g in self.goals)
-
-    def observe(self, energy: float) -> str | None:
-        """The observed energy against the current goal -> the reason the goal ends (the
-        sequence then advances) or None (plan toward it)."""
-        goal = self.current
-        if goal is None:
-            return None
-        thr = goal.threshold if goal.threshold is not None else self.energy_threshold
-        finite = math.isfinite(energy)
-        reason = None
-        if thr is not None and finite and energy <= thr:
-            reason = REACHED
-        elif self.steps_on_goal >= goal.budget:
-            reason = BUDGET
-        elif self.patience > 0:
-            if finite and energy < self._best - self.min_improvement:
-                self._best, self._stall = energy, 0
-            elif self.steps_on_goal > 0:
-                self._stall += 1
-            if self._stall >= self.patience:
-                reason = PLATEAU
-        if reason is not None:
-            self.reached.append(reason == REACHED)
-            self.reasons.append(reason)
-            self.index += 1
-            self.steps_on_goal = 0
-            self._best, self._stall = math.inf, 0
-        return reason
-
-    def step_done(self) -> None:
-        """Count one executed step toward the current goal."""
-        if not self.done:
-            self.steps_on_goal += 1
-            self.total_steps += 1
-
-    def update(self, energy: float) -> bool:
-        """``step_done()`` then ``observe(energy)``; True if the sequence advanced."""
-        if self.done:
-            return False
-        self.step_done()
-        return self.observe(energy) is not None

@@ -108,8 +108,11 @@ class RobotSnapshot:
 
 @dataclass
 class ExecutionResult:
+    """Outcome of executing one EE delta (the bridge returns these fields over its
+    ExecuteDelta action; the planning agent's execute hook reports one)."""
+
     success: bool
-    message: str
+    message: str = ""
     clamped: bool = False
     rejected: bool = False
     blocked: bool = False  # stopped short of the command at rest (contact); holds there

@@ -30,11 +30,16 @@ from std_msgs.msg import Float64MultiArray  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from vjepa2_interfaces.action import ExecuteDelta, PlanToGoal  # noqa: E402
 
-from vjepa2_planner_node.evaluation.frame_log import FrameLog  # noqa: E402
-from vjepa2_planner_node.evaluation.tasks import StepRecord, split_move  # noqa: E402
+from vjepa2_eval.frame_log import FrameLog  # noqa: E402
 from vjepa2_planner_node.image_codec import image_msg_to_rgb8  # noqa: E402
 from vjepa2_planner_node.interrupts import interrupt_on_signals  # noqa: E402
-from vjepa2_planner_node.ros_common import CAMERA_QOS, ActionClient, array_to_ee_delta  # noqa: E402
+from vjepa2_planner_node.ros_common import (  # noqa: E402
+    CAMERA_QOS,
+    ActionClient,
+    array_to_ee_delta,
+    ee_delta_to_array,
+)
+from vjepa2_world_model.evaluation.tasks import StepRecord, split_move  # noqa: E402
 
 
 class EvalError(RuntimeError):
@@ -196,7 +201,7 @@ class EvalClient(Node):
                 grip = float(self._state[6]) if self._state is not None else float("nan")
             rec = StepRecord(step=int(fb.step), goal_index=int(fb.goal_index),
                              energy=float(fb.energy),
-                             action=[a.dx, a.dy, a.dz, a.droll, a.dpitch, a.dyaw, a.dgripper],
+                             action=ee_delta_to_array(a).tolist(),
                              plan_ms=float(fb.plan_ms), step_ms=float(fb.step_ms),
                              ee_xyz=self.gt("ee")[:3].tolist(), gripper=grip,
                              obj_xyz=self.gt(track)[:3].tolist() if track else [])

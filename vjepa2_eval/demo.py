@@ -26,17 +26,17 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from vjepa2_planner_node.evaluation import tasks as T
-from vjepa2_planner_node.evaluation.client import EvalError, start_client
-from vjepa2_planner_node.evaluation.media import write_episode_media
-from vjepa2_planner_node.evaluation.report import plot_episodes
-from vjepa2_planner_node.evaluation.run import (
+from vjepa2_eval.client import EvalError, start_client
+from vjepa2_eval.run import (
     Stack,
     _finish,
     _progress,
     _reset_scene,
     _scripted_grasp,
 )
+from vjepa2_world_model.evaluation import tasks as T
+from vjepa2_world_model.evaluation.media import write_episode_media
+from vjepa2_world_model.evaluation.report import plot_episodes
 
 GOALS_DIR = Path("goals/pick_place")
 GOAL_NAMES = ["1_grasp", "2_carry", "3_place"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from vjepa2_planner_node.evaluation.tasks import PAPER_RESULTS, Episode, summarize
+from vjepa2_world_model.evaluation.tasks import PAPER_RESULTS, Episode, summarize
 from vjepa2_world_model.viz.plots import plot_landscape  # noqa: F401  (moved there)
 
 

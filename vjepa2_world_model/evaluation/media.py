@@ -1,6 +1,6 @@
 """Episode videos, filmstrips and explaining plots for demo and eval episodes.
 
-Glue between the evaluation's records (tasks.Episode, the client's FrameLog) and the
+Glue between the evaluation's records (tasks.Episode, vjepa2_eval's FrameLog) and the
 ROS-free drawing in vjepa2_world_model.viz.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from vjepa2_planner_node.evaluation.tasks import PAPER_RESULTS, REACH_SUCCESS_M, Episode
+from vjepa2_world_model.evaluation.tasks import PAPER_RESULTS, REACH_SUCCESS_M, Episode
 from vjepa2_world_model.viz.overlay import EpisodeFrame
 from vjepa2_world_model.viz.plots import plot_episode, plot_summary
 from vjepa2_world_model.viz.video import write_episode_video, write_filmstrip

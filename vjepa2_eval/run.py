@@ -26,14 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from vjepa2_planner_node.evaluation import tasks as T
-from vjepa2_planner_node.evaluation.client import EvalError, start_client
-from vjepa2_planner_node.evaluation.media import (
+from vjepa2_eval.client import EvalError, start_client
+from vjepa2_world_model.evaluation import tasks as T
+from vjepa2_world_model.evaluation.media import (
     print_media,
     write_episode_media,
     write_run_summary,
 )
-from vjepa2_planner_node.evaluation.report import plot_episodes, write_results
+from vjepa2_world_model.evaluation.report import plot_episodes, write_results
 from vjepa2_world_model.progress import iterate
 from vjepa2_world_model.viz.plots import plot_landscape
 
