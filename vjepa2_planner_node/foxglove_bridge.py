@@ -36,7 +36,13 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from vjepa2_planner_node.image_codec import image_msg_to_rgb8
 from vjepa2_planner_node.params import ParamError, check_positive, check_topic
-from vjepa2_planner_node.ros_common import CAMERA_QOS, LATCHED_QOS, ActionClient, declare
+from vjepa2_planner_node.ros_common import (
+    CAMERA_QOS,
+    LATCHED_QOS,
+    STATUS_QOS,
+    ActionClient,
+    declare,
+)
 from vjepa2_planner_node.ros_env import require_interfaces
 
 FOXGLOVE_PARAMS = {
@@ -169,7 +175,8 @@ class FoxgloveBridge(Node):
         self.create_subscription(Image, "/goals/active_image", self._on_goal, LATCHED_QOS)
         self.create_subscription(MarkerArray, "/planner/planned_motion", self._on_markers, 10)
         self.create_subscription(PoseStamped, "/franka/current_pose", self._on_pose, 10)
-        self.create_subscription(PlannerStatus, "/planner/status", self._on_status, 10)
+        self.create_subscription(PlannerStatus, "/planner/status", self._on_status,
+                                 STATUS_QOS)
         self._ros_clients = {
             "list": self.create_client(ListGoals, "/goals/list", callback_group=group),
             "capture": self.create_client(CaptureGoal, "/goals/capture", callback_group=group),

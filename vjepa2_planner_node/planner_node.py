@@ -46,6 +46,7 @@ from vjepa2_planner_node.image_codec import image_msg_to_rgb8
 from vjepa2_planner_node.params import CEMSettings, ParamError, check_positive, load_readout
 from vjepa2_planner_node.ros_common import (
     LATCHED_QOS,
+    STATUS_QOS,
     ActionClient,
     action_service_qos,
     array_to_ee_delta,
@@ -148,7 +149,7 @@ class PlannerNode(Node):
         self._obs_stamp_ns = 0
         self._bridge_status = ""
         self.create_subscription(String, p["bridge_status_topic"], self._on_bridge_status, 10)
-        self.status_pub = self.create_publisher(PlannerStatus, "~/status", 10)
+        self.status_pub = self.create_publisher(PlannerStatus, "~/status", STATUS_QOS)
         self.motion_pub = self.create_publisher(MarkerArray, "~/planned_motion", 1)
         from vjepa2_interfaces.msg import EEDelta
 
