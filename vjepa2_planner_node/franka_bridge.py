@@ -156,6 +156,7 @@ class FrankaBridge(Node):
         # Stop/resume + state publishing: their own node, spun by its own executor thread
         # (``io_node``), so no load on the action server can delay them.
         self.io_node = rclpy.node.Node("franka_bridge_io")
+        self.io_executor: rclpy.executors.Executor | None = None  # spins io_node (main)
         io = self.io_node
         self.pub_pose = io.create_publisher(PoseStamped, "/franka/current_pose", 10)
         self.pub_state = io.create_publisher(Float64MultiArray, "/franka/ee_state", 10)
@@ -335,6 +336,9 @@ class FrankaBridge(Node):
 
     def destroy_node(self) -> None:
         self.controller.shutdown()
+        if self.io_executor is not None:  # stop spinning io_node before destroying it
+            self.io_executor.shutdown(timeout_sec=2.0)
+            self.io_executor = None
         self.io_node.destroy_node()
         super().destroy_node()
 
@@ -394,11 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     # stop / resume / state publishing spin on their own executor thread (``io_node``)
     io_executor = rclpy.executors.MultiThreadedExecutor(num_threads=2)
     io_executor.add_node(node.io_node)
+    node.io_executor = io_executor  # destroy_node shuts it down before io_node goes
     threading.Thread(target=io_executor.spin, name="bridge-io", daemon=True).start()
-    try:
-        run_nodes([node], signals, executor=rclpy.executors.MultiThreadedExecutor(num_threads=4))
-    finally:
-        io_executor.shutdown(timeout_sec=1.0)
+    run_nodes([node], signals, executor=rclpy.executors.MultiThreadedExecutor(num_threads=4))
     return 0
 
 
