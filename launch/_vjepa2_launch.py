@@ -11,8 +11,9 @@ What it builds from config/NAME.yaml (the file `vjepa2 bringup NAME` reads too):
 - one ``launch_ros`` ``Node`` per process, under ``PushRosNamespace(namespace)``, with
   ``IfCondition`` for ``if:``, parameters = the standard parameters file ``params_file``
   plus the values the arguments set;
-- per required process an ``OnProcessExit`` rule emitting ``Shutdown``: a node that dies
-  (bad checkpoint, no GPU, a simulator crash) takes the launch down, as in `vjepa2 bringup`.
+- per required process an ``OnProcessExit`` rule: its exit shuts the launch down; a node
+  that fails (bad checkpoint, no GPU, a simulator crash) also makes `ros2 launch` exit
+  with code 1, as `vjepa2 bringup` does.
 
 Include it from your own launch file with ``IncludeLaunchDescription`` and remap with
 ``SetRemap`` / ``PushRosNamespace`` around it, as for any launch file.
@@ -124,11 +125,25 @@ def _node(bringup: Bringup, proc: dict[str, Any]) -> Node:
                 condition=condition, output="screen", emulate_tty=True)
 
 
-def _shutdown_on_exit(name: str, node: Node) -> RegisterEventHandler:
+def required_exit_actions(name: str, returncode: int | None, shutting_down: bool) -> list:
+    """What the launch does when required process ``name`` exits.
+
+    A failure (non-zero exit code) outside a shutdown raises: launch logs the message,
+    stops every other process and `ros2 launch` exits with code 1, as `vjepa2 bringup`
+    does. Otherwise (a clean exit, or one during the shutdown) a ``Shutdown`` event."""
+    if returncode not in (0, None) and not shutting_down:
+        raise RuntimeError(f"required process {name} exited with code {returncode}: "
+                           "stopped the vjepa2 stack")
     reason = f"required process {name} exited: stopping the vjepa2 stack"
-    return RegisterEventHandler(OnProcessExit(
-        target_action=node,
-        on_exit=[LogInfo(msg=reason), EmitEvent(event=Shutdown(reason=reason))]))
+    return [LogInfo(msg=reason), EmitEvent(event=Shutdown(reason=reason))]
+
+
+def _shutdown_on_exit(name: str, node: Node) -> RegisterEventHandler:
+    def on_exit(event: Any, context: LaunchContext) -> list:
+        return required_exit_actions(name, getattr(event, "returncode", None),
+                                     bool(getattr(context, "is_shutdown", False)))
+
+    return RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))
 
 
 def generate(name: str) -> LaunchDescription:

@@ -88,10 +88,41 @@ PARAMS: dict[str, Any] = {
 }
 
 
+class CancelRegistry:
+    """Cancel events of the running ExecuteDelta goals, keyed by goal id.
+
+    A cancel request can be processed before the goal's execute callback has started (the
+    action server accepts the goal, a cancel arrives, then a worker thread runs the
+    goal): it is remembered and the goal starts canceled, so the arm never moves for it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[bytes, threading.Event] = {}
+
+    def request(self, key: bytes) -> None:
+        """A cancel for goal ``key``: sets its event, or the one it will get."""
+        with self._lock:
+            self._events.setdefault(key, threading.Event()).set()
+
+    def register(self, key: bytes) -> threading.Event:
+        """The cancel event of goal ``key`` (already set if a cancel came first)."""
+        with self._lock:
+            return self._events.setdefault(key, threading.Event())
+
+    def release(self, key: bytes) -> None:
+        with self._lock:
+            self._events.pop(key, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._events)
+
+
 class FrankaBridge(Node):
     """ROS wrapper over ``FrankaController``."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: bool = True) -> None:
         super().__init__("franka_bridge")
         p = {}
         for name, default in PARAMS.items():
@@ -124,6 +155,7 @@ class FrankaBridge(Node):
         # Stop/resume + state publishing: their own node, spun by its own executor thread
         # (``io_node``), so no load on the action server can delay them.
         self.io_node = rclpy.node.Node("franka_bridge_io")
+        self.io_executor: rclpy.executors.Executor | None = None  # spins io_node (main)
         io = self.io_node
         self.pub_pose = io.create_publisher(PoseStamped, "/franka/current_pose", 10)
         self.pub_state = io.create_publisher(Float64MultiArray, "/franka/ee_state", 10)
@@ -133,7 +165,7 @@ class FrankaBridge(Node):
         self._status_lock = threading.Lock()
         self.controller = FrankaController(str(p["robot_ip"]), safety, limits, gripper,
                                            log=self._log)
-        self._cancel_events: dict[bytes, threading.Event] = {}
+        self._cancels = CancelRegistry()
         group = ReentrantCallbackGroup()
         from vjepa2_interfaces.action import ExecuteDelta
 
@@ -151,8 +183,14 @@ class FrankaBridge(Node):
         io.create_timer(1.0, self._publish_status,
                         callback_group=MutuallyExclusiveCallbackGroup())
         self._last_status = ""
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Connect to the robot (the controller's threads) and go."""
         self.controller.start()
-        self.get_logger().info(f"franka_bridge: robot {p['robot_ip']}, action {p['action_name']}")
+        self.get_logger().info(
+            f"franka_bridge: robot {self.p['robot_ip']}, action {self.p['action_name']}")
 
     # ----------------------------------------------------------------- logging
     def _log(self, level: str, msg: str) -> None:
@@ -229,9 +267,8 @@ class FrankaBridge(Node):
         return resp
 
     def _on_cancel(self, goal_handle: Any) -> CancelResponse:
-        ev = self._cancel_events.get(bytes(goal_handle.goal_id.uuid))
-        if ev is not None:
-            ev.set()
+        if goal_handle.is_active:  # kept even if its execute callback has not started yet
+            self._cancels.request(bytes(goal_handle.goal_id.uuid))
         return CancelResponse.ACCEPT
 
     def _on_execute(self, goal_handle: Any) -> Any:
@@ -250,8 +287,7 @@ class FrankaBridge(Node):
         goal = goal_handle.request
         action = np.array([getattr(goal.delta, f) for f in DELTA_FIELDS], dtype=np.float64)
         key = bytes(goal_handle.goal_id.uuid)
-        cancel = threading.Event()
-        self._cancel_events[key] = cancel
+        cancel = self._cancels.register(key)
         feedback = self._ExecuteDelta.Feedback()
 
         def progress(s: float) -> None:
@@ -261,7 +297,7 @@ class FrankaBridge(Node):
         try:
             r = self.controller.execute(action, float(goal.timeout), progress, cancel)
         finally:
-            self._cancel_events.pop(key, None)
+            self._cancels.release(key)
         self._publish_status_if_changed()
         result = self._ExecuteDelta.Result()
         result.success, result.clamped, result.message = bool(r.success), bool(r.clamped), \
@@ -287,39 +323,33 @@ class FrankaBridge(Node):
 
     # ----------------------------------------------------------------- process shutdown
     def begin_shutdown(self, reason: str) -> None:
-        """Stop the arm first (a running delta ends, its client gets the result)."""
+        """Stop the arm first (a running delta ends, its client gets the result), then
+        end the robot connection, so a simulator stopping at the same time is not
+        reported as a fault and reconnected to."""
         if self.controller.stop():
             self.get_logger().warning(f"{reason}: arm motion stopped")
+        self.controller.shutdown()
 
     def shutdown_ready(self) -> bool:
         return not self.controller.busy
 
     def destroy_node(self) -> None:
         self.controller.shutdown()
+        if self.io_executor is not None:  # stop spinning io_node before destroying it
+            self.io_executor.shutdown(timeout_sec=2.0)
+            self.io_executor = None
         self.io_node.destroy_node()
         super().destroy_node()
 
 
-def _port_listening(port: int) -> bool:
-    """A local TCP socket is listening on ``port`` (read from /proc: no connection made)."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = open(table).read().splitlines()[1:]  # noqa: SIM115
-        except OSError:
-            continue
-        for line in lines:
-            f = line.split()
-            if len(f) > 3 and f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
-                return True
-    return False
-
-
-def wait_for_sim(signals: Any, timeout: float, port: int = 1337) -> bool:
-    """Wait until the simulator on this machine listens on the libfranka port, so the first
+def wait_for_sim(signals: Any, timeout: float, host: str, port: int = 1337) -> bool:
+    """Wait until the simulator listens on ``host``'s libfranka port, so the first
     connection attempt does not fail ("Connection to FCI refused") while it starts."""
+    from vjepa2_planner_node.ros_common import TCP_LISTEN, tcp_sockets
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not signals.stop_reason():
-        if _port_listening(port):
+        if tcp_sockets(host, (port,), TCP_LISTEN):
             return True
         time.sleep(0.2)
     return False
@@ -344,16 +374,19 @@ def main(argv: list[str] | None = None) -> int:
     signals = init_process("franka_bridge", ["franka_bridge", *rest])
     node = None
     try:
+        node = FrankaBridge(start=False)
         if own.wait_for_sim.strip().lower() in ("true", "1", "yes", "on") and not wait_for_sim(
-                signals, own.wait_for_sim_timeout):
+                signals, own.wait_for_sim_timeout, str(node.p["robot_ip"])):
             if signals.stop_reason():
-                return 0
+                raise KeyboardInterrupt
             print(f"franka_bridge: no simulated robot listening after "
                   f"{own.wait_for_sim_timeout:.0f} s; connecting anyway", file=sys.stderr)
-        node = FrankaBridge()
+        node.start()
     except KeyboardInterrupt:
         if node is not None:
             node.destroy_node()
+            node = None
+        signals.finished()
         return 0
     except ValueError as exc:
         print(f"franka_bridge: {exc}", file=sys.stderr)
@@ -364,11 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     # stop / resume / state publishing spin on their own executor thread (``io_node``)
     io_executor = rclpy.executors.MultiThreadedExecutor(num_threads=2)
     io_executor.add_node(node.io_node)
+    node.io_executor = io_executor  # destroy_node shuts it down before io_node goes
     threading.Thread(target=io_executor.spin, name="bridge-io", daemon=True).start()
-    try:
-        run_nodes([node], signals, executor=rclpy.executors.MultiThreadedExecutor(num_threads=4))
-    finally:
-        io_executor.shutdown(timeout_sec=1.0)
+    run_nodes([node], signals, executor=rclpy.executors.MultiThreadedExecutor(num_threads=4))
     return 0
 
 

@@ -71,6 +71,18 @@ class ShutdownSignals:
         if not self._running:
             raise KeyboardInterrupt(f"signal {signum}")
 
+    def finished(self) -> None:
+        """Cleanup is done: ignore SIGINT / SIGTERM from now on (main thread only).
+
+        Python resets its signal handlers to the defaults while the interpreter exits, so
+        a second signal arriving then (a supervisor's SIGINT to the whole process group
+        followed by ``ros2 launch``'s own SIGINT) would kill the process with -2 after a
+        clean stop. An ignored signal stays ignored through the exit; SIGKILL still works.
+        """
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
     def parent_gone(self) -> bool:
         return os.getppid() != self._parent
 

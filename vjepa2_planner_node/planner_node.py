@@ -456,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # stopped while loading the model
         rclpy.try_shutdown()
+        signals.finished()
         return 0
     run_nodes([wm, planner], signals)
     return exit_code([wm])

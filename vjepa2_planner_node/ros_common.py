@@ -132,6 +132,34 @@ def check_topic_type(
         time.sleep(0.05)
 
 
+TCP_LISTEN, TCP_ESTABLISHED = "0A", "01"
+
+
+def tcp_sockets(host: str | None, ports: tuple[int, ...], state: str) -> int:
+    """Local IPv4 TCP sockets on ``host`` (None or 0.0.0.0 = any address) and one of
+    ``ports`` in ``state`` (TCP_LISTEN / TCP_ESTABLISHED), read from /proc/net/tcp, so no
+    connection is made. Several simulated cells listen on 127.x.y.z at once (tests, other
+    stacks): ``host`` tells them apart."""
+    import socket
+    import struct
+
+    addrs = {"00000000"}
+    if host and host != "0.0.0.0":
+        try:
+            ip = struct.unpack("<I", socket.inet_aton(socket.gethostbyname(host)))[0]
+        except OSError:
+            return 0
+        addrs = {f"{ip:08X}"} | ({"00000000"} if state == TCP_LISTEN else set())
+    local = {f"{a}:{p:04X}" for a in addrs for p in ports}
+    try:
+        with open("/proc/net/tcp") as f:
+            lines = f.read().splitlines()[1:]
+    except OSError:
+        return 0
+    return sum(1 for line in lines
+               if len(cols := line.split()) > 3 and cols[1] in local and cols[3] == state)
+
+
 def init_process(name: str, args: list[str] | None) -> ShutdownSignals:
     """``rclpy.init`` without rclpy's signal handlers, plus ours (see ShutdownSignals).
 
@@ -196,4 +224,6 @@ def run_nodes(nodes: list[Node], signals: ShutdownSignals | None = None,
         for n in nodes:
             n.destroy_node()
         rclpy.try_shutdown()
+        if signals is not None:
+            signals.finished()  # a signal during the interpreter's exit must not kill it
     return why

@@ -213,6 +213,7 @@ class SimCellNode(Node):
         self.create_timer(0.5, self._on_watchdog)
         self.frames_published = 0
         self.failed = False
+        self._stopping = False  # run_nodes began the orderly stop
 
     # ----------------------------------------------------------- helpers
     def _scene_layout(self) -> dict[str, list[float]]:
@@ -320,8 +321,21 @@ class SimCellNode(Node):
         self.get_logger().info(f"place_objects: {resp.message}")
         return resp
 
+    def begin_shutdown(self, _reason: str) -> None:
+        """Keep simulating until the bridge has let go (``shutdown_ready``)."""
+        self._stopping = True
+
+    def shutdown_ready(self) -> bool:
+        """True once no libfranka client (the bridge) is connected to the simulated robot,
+        so a bridge stopping at the same time (Ctrl-C to the whole launch) stops the arm
+        and disconnects before the simulator goes, instead of seeing a robot fault.
+        run_nodes gives up after its grace period."""
+        from vjepa2_planner_node.ros_common import TCP_ESTABLISHED, tcp_sockets
+
+        return not tcp_sockets(str(self.p["hostname"]), (1337, 1338), TCP_ESTABLISHED)
+
     def _on_watchdog(self) -> None:
-        if not self.server.alive and not self.failed:
+        if not self.server.alive and not self.failed and not self._stopping:
             self.failed = True
             self.get_logger().error("franky-sim server process died; shutting the sim cell down")
 
@@ -348,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        signals.finished()
         return 0
     except (RuntimeError, ValueError) as exc:
         print(f"sim_cell: {exc}", file=sys.stderr)

@@ -10,6 +10,7 @@ checks either. The PyPI package named ``launch`` is unrelated: never install it.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import types
 from pathlib import Path
@@ -19,10 +20,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def real_launch_available() -> bool:
+    """True if the ROS launch and launch_ros packages import (a sourced ROS install, or
+    them built from source onto PYTHONPATH). VJEPA2_REAL_LAUNCH=1 makes their absence
+    an error instead of a fallback to the stand-ins (for a check on a ROS machine)."""
     try:
         import launch.actions  # noqa: F401
         import launch_ros.actions  # noqa: F401
-    except ImportError:
+    except ImportError as exc:
+        if os.environ.get("VJEPA2_REAL_LAUNCH") == "1":
+            raise RuntimeError(f"VJEPA2_REAL_LAUNCH=1 but the launch API does not import: "
+                               f"{exc}") from exc
         return False
     return hasattr(sys.modules["launch.actions"], "DeclareLaunchArgument")
 

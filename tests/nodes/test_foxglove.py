@@ -160,8 +160,9 @@ def view(tmp_path_factory, tiny_checkpoint):
         client.tmp, client.goals = tmp, goals
         # the stack is up once the planner has loaded its weights (slow on a loaded CI
         # machine): the tests below then time their own steps only
-        wait_until(lambda: "ready: " in (tmp / "planner.log").read_text(errors="replace"),
-                   120, lambda: (tmp / "planner.log").read_text()[-2000:], poll=0.5)
+        planner_log = tmp / "planner.log"
+        wait_until(lambda: "ready: " in planner_log.read_text(errors="replace"), 120,
+                   lambda: planner_log.read_text()[-2000:], poll=0.5)
         yield client
         client.ws.close()
     finally:

@@ -188,11 +188,14 @@ class FrankaController:
         self._gripper_thread.start()
 
     def shutdown(self) -> None:
+        """End the robot and gripper threads and close the connection (idempotent)."""
         self._running = False
         self._stop_motion.set()
         for t in (self._thread, self._gripper_thread):
             if t is not None:
                 t.join(timeout=3.0)
+        if self._thread is None or not self._thread.is_alive():
+            self._robot = None  # drops pylibfranka's connection
 
     def _log(self, level: str, msg: str) -> None:
         if level in ("warn", "error"):

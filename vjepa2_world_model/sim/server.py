@@ -37,6 +37,10 @@ _SHM_BYTES = 8 * (_HEADER + MAX_QPOS)
 
 
 def _die_with_parent(parent_pid: int) -> None:
+    # The parent stops this process (SIGTERM, or SIGKILL on its death): a Ctrl-C to the
+    # terminal's process group must not kill the simulator under the parent's own orderly
+    # stop (the bridge still stops the arm, and the parent would report a crash).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
