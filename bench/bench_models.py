@@ -46,7 +46,7 @@ def run(encoder: str = "vit_tiny", predictor: str = "ac_tiny", batch: int = 8,
         if device.startswith("cuda"):
             inner = fn
 
-            def fn() -> None:  # noqa: F811
+            def fn() -> None:
                 inner()
                 torch.cuda.synchronize()
         sec = _time(fn, repeat)

@@ -27,21 +27,21 @@ import time
 # 10-25x slower (measured); passive waiting must be set before the runtime starts.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import torch  # noqa: E402
+import torch
 
-from vjepa2_world_model.planning import (  # noqa: E402
+from vjepa2_world_model.planning import (
     RecedingHorizonPlanner,
     apply_action,
     get_preset,
     make_rollout,
 )
-from vjepa2_world_model.planning.flops import (  # noqa: E402
+from vjepa2_world_model.planning.flops import (
     H100_BF16_DENSE_FLOPS,
     PredictorShape,
     encoder_flops,
     plan_step_flops,
 )
-from vjepa2_world_model.planning.synthetic import LinearPoseWorldModel  # noqa: E402
+from vjepa2_world_model.planning.synthetic import LinearPoseWorldModel
 
 STATE0 = [0.45, 0.0, 0.3, math.pi, 0.0, 0.0, 0.0]
 

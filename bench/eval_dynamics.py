@@ -43,7 +43,7 @@ def _l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     frame)."""
     d = (a - b).abs()
     if _ROWS is not None:
-        side = int(round(d.shape[-2] ** 0.5))
+        side = round(d.shape[-2] ** 0.5)
         d = d.reshape(*d.shape[:-2], side, side, d.shape[-1])[..., _ROWS[0]:_ROWS[1], :, :]
         return d.mean(dim=(-3, -2, -1))
     return d.mean(dim=(-2, -1))
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     cat = {k: np.concatenate([p[k] for p in per]) for k in per[0]}
     mv = cat["moving"]
     res = {
-        "episodes": len(per), "steps": int(len(cat["err1"])),
+        "episodes": len(per), "steps": len(cat["err1"]),
         "err1": float(cat["err1"].mean()), "copy_last_1": float(cat["base1"].mean()),
         "err2": float(cat["err2"].mean()), "copy_last_2": float(cat["base2"].mean()),
         "err1_moving": _mean(cat["err1"], mv),

@@ -17,8 +17,8 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
+import mujoco
+import numpy as np
 
 
 def _segment(sim, camera: str, size: int, height: int | None = None) -> np.ndarray:

@@ -52,7 +52,7 @@ def _config_dir() -> str | None:
 
         d = os.path.join(get_package_share_directory(PACKAGE), "config")
         return d if os.path.isdir(d) else None
-    except Exception:  # noqa: BLE001  (package not installed: use the repo's config/)
+    except Exception:
         return None
 
 

@@ -16,8 +16,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _vjepa2_launch import generate  # noqa: E402
+from _vjepa2_launch import generate
 
 
-def generate_launch_description():  # noqa: ANN201
+def generate_launch_description():
     return generate("reach")

@@ -205,14 +205,14 @@ def read_bag_checked(
                     if ts is not None:
                         try:
                             ts.deserialize_cdr(raw, conn.msgtype)
-                        except Exception:  # noqa: BLE001  (any decode failure = lost)
+                        except Exception:
                             undecodable[conn.topic] = undecodable.get(conn.topic, 0) + 1
                             continue
                     out.append((conn.topic, conn.msgtype, stamp, raw))
-            except Exception as e:  # noqa: BLE001  (rosbags/mcap raise many kinds)
+            except Exception as e:
                 problems.append(f"read error after {len(out)} messages: "
                                 f"{type(e).__name__}: {e}")
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise BagReadError(f"cannot open bag {path}: {type(e).__name__}: {e}") from None
     for topic, n in sorted(undecodable.items()):
         problems.append(f"{n} message(s) on {topic} do not decode as their type (skipped)")

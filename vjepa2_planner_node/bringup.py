@@ -67,7 +67,7 @@ def share_dir() -> Path:
         d = Path(get_package_share_directory(PACKAGE))
         if (d / "config").is_dir():
             return d
-    except Exception:  # noqa: BLE001  (no ament index / package not built: the repository)
+    except Exception:
         pass
     return REPO_ROOT
 

@@ -48,7 +48,7 @@ import rclpy.executors  # noqa: E402
 import rclpy.node  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.action import ActionServer, CancelResponse, GoalResponse  # noqa: E402
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup  # noqa: E402,E501
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray, String  # noqa: E402
@@ -274,7 +274,7 @@ class FrankaBridge(Node):
     def _on_execute(self, goal_handle: Any) -> Any:
         try:
             return self._execute_goal(goal_handle)
-        except Exception as exc:  # noqa: BLE001  (never an empty abort)
+        except Exception as exc:
             msg = f"bridge error: {type(exc).__name__}: {exc}"
             self.get_logger().error(msg)
             result = self._ExecuteDelta.Result()

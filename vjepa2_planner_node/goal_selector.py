@@ -161,7 +161,7 @@ class GoalSelectorNode(Node):
             self.active_name_pub.publish(String(data=""))
         self._publish_markers()
 
-    def _srv_capture(self, req, res):  # noqa: ANN001
+    def _srv_capture(self, req, res):
         try:
             res.path = self.capture(req.name, req.overwrite)
             if req.set_active:
@@ -171,7 +171,7 @@ class GoalSelectorNode(Node):
             res.success, res.message = False, str(e)
         return res
 
-    def _srv_set(self, req, res):  # noqa: ANN001
+    def _srv_set(self, req, res):
         try:
             self.set_active(req.name)
             res.success, res.message = True, f"active goal {req.name!r}"
@@ -179,11 +179,11 @@ class GoalSelectorNode(Node):
             res.success, res.message = False, str(e).strip("'\"")
         return res
 
-    def _srv_list(self, _req, res):  # noqa: ANN001
+    def _srv_list(self, _req, res):
         res.names, res.active = self.library.names(), self.active
         return res
 
-    def _srv_delete(self, req, res):  # noqa: ANN001
+    def _srv_delete(self, req, res):
         try:
             self.delete(req.name)
             res.success, res.message = True, f"deleted goal {req.name!r}"
@@ -191,7 +191,7 @@ class GoalSelectorNode(Node):
             res.success, res.message = False, str(e).strip("'\"")
         return res
 
-    def _srv_get(self, req, res):  # noqa: ANN001
+    def _srv_get(self, req, res):
         try:
             res.image = array_to_image_msg(self.library.load(req.name), "rgb8")
             res.success = True
@@ -231,7 +231,7 @@ class GoalSelectorNode(Node):
         self.update_pub.publish(InteractiveMarkerUpdate(
             server_id=self.server_id, seq_num=self.seq, type=InteractiveMarkerUpdate.KEEP_ALIVE))
 
-    def _srv_get_markers(self, _req, res):  # noqa: ANN001
+    def _srv_get_markers(self, _req, res):
         res.sequence_number = self.seq
         res.markers = [self._marker()]
         return res

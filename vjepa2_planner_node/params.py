@@ -132,7 +132,7 @@ class CEMSettings:
     state_alpha: float = 0.0  # energy = visual + alpha * state distance (0 = the paper)
     readout: str = ""  # readout head file (state from goal features); needed if alpha > 0
 
-    def planner_config(self):  # noqa: ANN201
+    def planner_config(self):
         """The planning library's PlannerConfig; ParamError naming the bad parameter."""
         from vjepa2_world_model.planning import get_preset
 
@@ -151,7 +151,7 @@ class CEMSettings:
             param = "preset" if "preset" in str(e) else "samples/elites/iterations/horizon"
             raise ParamError(param, str(e)) from None
 
-    def state_energy(self, readout: Any = None):  # noqa: ANN201
+    def state_energy(self, readout: Any = None):
         """The StateEnergy term for ``state_alpha`` > 0 (None at 0, the paper's energy);
         ParamError naming ``readout`` if it is needed but missing."""
         if self.state_alpha <= 0:

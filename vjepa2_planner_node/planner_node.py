@@ -193,17 +193,17 @@ class PlannerNode(Node):
             return f"bridge reports {text}"
         return None
 
-    def _on_stop(self, _req, res):  # noqa: ANN001
+    def _on_stop(self, _req, res):
         self._stop.set()
         self._wake_waiters()
         res.success, res.message = True, "stop requested"
         return res
 
-    def _on_cancel(self, _goal_handle) -> CancelResponse:  # noqa: ANN001
+    def _on_cancel(self, _goal_handle) -> CancelResponse:
         self._wake_waiters()  # a running motion's wait re-checks goal_handle's cancel flag
         return CancelResponse.ACCEPT
 
-    def _on_goal(self, _goal) -> GoalResponse:  # noqa: ANN001
+    def _on_goal(self, _goal) -> GoalResponse:
         if self._shutting_down:
             self.get_logger().warning("rejecting PlanToGoal: the planner is shutting down")
             return GoalResponse.REJECT
@@ -222,7 +222,7 @@ class PlannerNode(Node):
             self._goal_mtimes[name] = mtime
         return self.core.goal(name)
 
-    def _resolve_goals(self, req) -> list[tuple[str, torch.Tensor]]:  # noqa: ANN001
+    def _resolve_goals(self, req) -> list[tuple[str, torch.Tensor]]:
         goals = []
         if len(req.goal_images):
             for i, img in enumerate(req.goal_images):
@@ -240,7 +240,7 @@ class PlannerNode(Node):
         return goals
 
     # -- the action ------------------------------------------------------------------
-    def _execute(self, goal_handle):  # noqa: ANN001
+    def _execute(self, goal_handle):
         result = self._PlanToGoal.Result()
         if not self._busy.acquire(blocking=False):
             goal_handle.abort()
@@ -249,7 +249,7 @@ class PlannerNode(Node):
             return result
         try:
             return self._execute_locked(goal_handle, result)
-        except Exception as e:  # noqa: BLE001  (every per-goal error ends with its name)
+        except Exception as e:
             result.success = False
             result.message = f"goal failed: {type(e).__name__}: {e}"
             self.get_logger().error(result.message)
@@ -260,7 +260,7 @@ class PlannerNode(Node):
         finally:
             self._busy.release()
 
-    def _execute_locked(self, goal_handle, result):  # noqa: ANN001, ANN202
+    def _execute_locked(self, goal_handle, result):
         """Run one goal (the caller holds ``_busy``)."""
         self._stop.clear()
         req = goal_handle.request
@@ -324,7 +324,7 @@ class PlannerNode(Node):
         self._obs_stamp_ns = obs.stamp_ns
         return replace(obs, z=self.core.encode_frame(obs))
 
-    def _execute_delta(self, action: np.ndarray, cancelled) -> ExecutionResult:  # noqa: ANN001
+    def _execute_delta(self, action: np.ndarray, cancelled) -> ExecutionResult:
         goal = self._ExecuteDelta.Goal(
             # header.stamp = stamp of the camera frame this delta was planned from
             delta=array_to_ee_delta(action, self.p["base_frame"],
@@ -360,7 +360,7 @@ class PlannerNode(Node):
         finally:
             self._last_exec_done = time.monotonic()
 
-    def _wait(self, future, timeout: float, cancelled=None) -> bool:  # noqa: ANN001
+    def _wait(self, future, timeout: float, cancelled=None) -> bool:
         """Block until ``future`` is done (True), or ``timeout`` s passed or ``cancelled()``
         (False). Woken by the future's done callback and by cancel / stop requests
         (``_wakeups``), no sleep-polling; a 50 ms re-check covers a done callback delayed
@@ -410,7 +410,7 @@ class PlannerNode(Node):
         if r.state == EXECUTING and r.planned is not None:
             self._publish_motion(r.planned)
 
-    def _publish_status_text(self, st) -> None:  # noqa: ANN001
+    def _publish_status_text(self, st) -> None:
         """Planner status as a text marker above the table (RViz shows no custom msgs)."""
         m = Marker(ns="planner_status", id=0, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD)
         m.header.frame_id = self.p["base_frame"]

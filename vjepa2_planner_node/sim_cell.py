@@ -95,7 +95,7 @@ POSE_PARAMS = tuple(f"{n}_pose" for n in OBJECT_NAMES)
 
 
 def to_time_msg(seconds: float) -> Time:
-    sec = int(math.floor(seconds))
+    sec = math.floor(seconds)
     return Time(sec=sec, nanosec=int((seconds - sec) * 1e9))
 
 

@@ -285,7 +285,7 @@ def _load_pt(src: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
             if "weights_only" in str(e) or "Unsupported" in str(e):
                 raise
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - named error instead of a raw traceback
+    except Exception as e:
         if "weights_only" in str(e) or "Unsupported" in str(e):
             raise ValueError(f"{path}: refused by torch.load(weights_only=True) (it holds "
                              f"pickled objects, not only tensors): {e}") from None

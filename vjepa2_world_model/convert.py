@@ -73,7 +73,7 @@ def convert(src: str | Path, out_dir: str | Path, kind: str = "auto",
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {"source": src.name, "entry": entry, "transform": transform,
-            "crop_ratio": ck.TRANSFORMS[transform] if transform in ck.TRANSFORMS else None,
+            "crop_ratio": ck.TRANSFORMS.get(transform, None),
             "converted_by": "vjepa2 convert"}
     written: list[Path] = []
     if kind == "ac":

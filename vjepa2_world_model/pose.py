@@ -137,7 +137,7 @@ def _is_tensor(*xs: object) -> bool:
     return torch is not None and any(isinstance(x, torch.Tensor) for x in xs)
 
 
-def apply_action(state, action):  # noqa: ANN001, ANN201
+def apply_action(state, action):
     """Next state; torch tensors -> torch (batched), anything else -> numpy/scipy."""
     if _is_tensor(state, action):
         import torch
@@ -146,7 +146,7 @@ def apply_action(state, action):  # noqa: ANN001, ANN201
     return apply_action_np(state, action)
 
 
-def action_between(state_t, state_t1):  # noqa: ANN001, ANN201
+def action_between(state_t, state_t1):
     """Action from state_t to state_t1; torch tensors -> torch, else numpy/scipy."""
     if _is_tensor(state_t, state_t1):
         import torch

@@ -47,7 +47,7 @@ def preprocess_images(images: Tensor, size: int, crop_ratio: float = DEFAULT_CRO
         raise ValueError(f"crop_ratio must be >= 1.0, got {crop_ratio}")
     x = images.permute(0, 3, 1, 2).to(torch.float32)
     h, w = x.shape[-2:]
-    short = max(size, int(round(size * crop_ratio)))
+    short = max(size, round(size * crop_ratio))
     new_h, new_w = (short, max(short, round(w * short / h))) if h <= w else (
         max(short, round(h * short / w)), short)
     if (new_h, new_w) != (h, w):

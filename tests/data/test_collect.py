@@ -9,8 +9,8 @@ import numpy as np
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from vjepa2_world_model.data.bags import list_episodes, read_episode  # noqa: E402
-from vjepa2_world_model.data.collect import ExplorationPolicy, main  # noqa: E402
+from vjepa2_world_model.data.bags import list_episodes, read_episode
+from vjepa2_world_model.data.collect import ExplorationPolicy, main
 
 
 def test_collect_writes_readable_episodes_and_resumes(tmp_path):

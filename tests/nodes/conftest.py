@@ -19,7 +19,7 @@ os.environ.setdefault("ROS_LOG_DIR", "/tmp/vjepa2_test_roslogs")
 ensure_ros_env()
 
 
-def make_tiny_checkpoint(directory) -> str:  # noqa: ANN001
+def make_tiny_checkpoint(directory) -> str:
     """vit_tiny + ac_tiny with deterministic random weights, saved with save_model.
 
     The values depend only on parameter names and shapes (not on the models' own init
@@ -48,5 +48,5 @@ def make_tiny_checkpoint(directory) -> str:  # noqa: ANN001
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory) -> str:  # noqa: ANN001
+def tiny_checkpoint(tmp_path_factory) -> str:
     return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny_ckpt"))

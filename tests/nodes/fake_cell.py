@@ -85,19 +85,19 @@ class FakeCell(Node):
         with self.lock:
             self.state_pub.publish(Float64MultiArray(data=self.state.tolist()))
 
-    def _enable(self, req, res):  # noqa: ANN001
+    def _enable(self, req, res):
         self.camera_on = bool(req.data)
         res.success = True
         return res
 
-    def _fault(self, req, res):  # noqa: ANN001
+    def _fault(self, req, res):
         """data=True: report a bridge fault on /franka/status (as the bridge does)."""
         self.bridge_status = "fault: robot unreachable (test)" if req.data else "ok"
         self.status_pub.publish(String(data=self.bridge_status))
         res.success = True
         return res
 
-    def _malformed(self, _req, res):  # noqa: ANN001
+    def _malformed(self, _req, res):
         msg = array_to_image_msg(render(self.state), "rgb8")
         msg.data = bytes(msg.data)[:100]
         self.skip_frames = 4
@@ -105,12 +105,12 @@ class FakeCell(Node):
         res.success = True
         return res
 
-    def _executed(self, _req, res):  # noqa: ANN001
+    def _executed(self, _req, res):
         res.success = True
         res.message = repr(self.executed)
         return res
 
-    def _execute(self, gh):  # noqa: ANN001
+    def _execute(self, gh):
         delta = ee_delta_to_array(gh.request.delta)
         start = self.state.copy()
         motion_s = float(self.get_parameter("motion_s").value)

@@ -72,7 +72,7 @@ class Client:
         self.thread = threading.Thread(target=self.ex.spin, daemon=True)
         self.thread.start()
 
-    def result(self, future, timeout: float = 10.0, what: str = "future") -> Any:  # noqa: ANN001
+    def result(self, future, timeout: float = 10.0, what: str = "future") -> Any:
         wait_until(future.done, timeout, what)
         return future.result()
 

@@ -99,7 +99,7 @@ class FoxgloveClient:
             _, call_id, n = struct.unpack_from("<III", msg, 1)
             self.replies[call_id] = bytes(msg[13 + n:])
 
-    def wait(self, pred, timeout: float, what):  # noqa: ANN001, ANN201
+    def wait(self, pred, timeout: float, what):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             v = pred()
@@ -151,7 +151,7 @@ def view(tmp_path_factory, tiny_checkpoint):
               log=tmp / "fox.log"),
     ]
     try:
-        def connected():  # noqa: ANN202
+        def connected():
             try:
                 return FoxgloveClient(f"ws://127.0.0.1:{port}")
             except OSError:
@@ -203,7 +203,7 @@ def test_goal_services_and_plan_through_foxglove(view) -> None:
     res = view.call("/planner/plan", {"step_budgets": [1]})
     assert res["accepted"], res
 
-    def finished():  # noqa: ANN202
+    def finished():
         return [s for s in view.latest_json("/planner/status")
                 if s["state"] in ("succeeded", "failed")]
     st = view.wait(finished, 60,

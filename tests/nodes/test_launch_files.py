@@ -27,31 +27,31 @@ from .launch_api import REPO, load_launch_description
 NAMES = ["pick_place", "reach"]
 
 
-def _pred(cond):  # noqa: ANN001, ANN202
+def _pred(cond):
     p = getattr(cond, "predicate", None) or cond._IfCondition__predicate_expression
     p = p[0] if isinstance(p, list) else p
     v = p.variable_name  # the real LaunchConfiguration: a list of TextSubstitution
     return v if isinstance(v, str) else "".join(t.text for t in v)
 
 
-def _target(rule):  # noqa: ANN001, ANN202
+def _target(rule):
     h = rule.event_handler
     return getattr(h, "target_action", None) or h._OnActionEventBase__action_matcher
 
 
-def _on_exit(rule):  # noqa: ANN001, ANN202
+def _on_exit(rule):
     """The rule's on_exit callable (event, context) -> actions."""
     h = rule.event_handler
     return getattr(h, "on_exit", None) or h._OnActionEventBase__on_event
 
 
-def _nodes(entities):  # noqa: ANN001, ANN202
+def _nodes(entities):
     group = next(e for e in entities if type(e).__name__ == "GroupAction")
     acts = getattr(group, "actions", None) or group.get_sub_entities()
     return [a for a in acts if type(a).__name__ == "Node"]
 
 
-def _exe(node):  # noqa: ANN001, ANN202
+def _exe(node):
     return getattr(node, "executable", None) or node.node_executable
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from vjepa2_interfaces.srv import ListGoals
@@ -15,7 +16,7 @@ from vjepa2_interfaces.srv import ListGoals
 from .rosproc import REPO, Client, start, stop, wait_until
 
 
-def _goal_selector(tmp_path, log):  # noqa: ANN001, ANN202
+def _goal_selector(tmp_path, log):
     return start("vjepa2_planner_node.goal_selector", "-p", f"goals_dir:={tmp_path}/goals",
                  log=log)
 
@@ -60,8 +61,8 @@ def test_bridge_exits_when_its_parent_dies(tmp_path) -> None:
         wait_until(lambda: "franka_bridge: robot" in log.read_text(), 60, "bridge up")
         parent.kill()
         parent.wait()
-        wait_until(lambda: not os.path.exists(f"/proc/{child}") or
-                   open(f"/proc/{child}/stat").read().split()[2] == "Z", 15,
+        stat = Path(f"/proc/{child}/stat")
+        wait_until(lambda: not stat.exists() or stat.read_text().split()[2] == "Z", 15,
                    lambda: "orphaned bridge to exit:\n" + log.read_text())
     finally:
         try:

@@ -106,7 +106,7 @@ def test_malformed_frame_and_camera_gap_are_reported(live, tmp_path) -> None:
     from rclpy.callback_groups import ReentrantCallbackGroup
     from vjepa2_interfaces.action import ExecuteDelta
 
-    def execute(gh):  # noqa: ANN001, ANN202
+    def execute(gh):
         gh.succeed()
         return ExecuteDelta.Result(success=True)
 

@@ -61,7 +61,7 @@ def executed(c: Client) -> list:
     return ast.literal_eval(c.call(Trigger, "/fake_cell/executed", Trigger.Request()).message)
 
 
-def send(c: Client, goal: PlanToGoal.Goal):  # noqa: ANN201
+def send(c: Client, goal: PlanToGoal.Goal):
     fbs: list = []
     handle = c.result(c.plan.send_goal_async(goal, feedback_callback=lambda m: fbs.append(
         m.feedback)), 10, "goal response")
@@ -92,7 +92,7 @@ def test_plan_to_goal_feedback_every_step_and_deltas_executed(stack) -> None:
     assert any(s.state == "executing" and s.goal_name == "target" for s in stack.status)
 
 
-def _set_motion_s(stack, seconds: float) -> None:  # noqa: ANN001
+def _set_motion_s(stack, seconds: float) -> None:
     req = SetParameters.Request(parameters=[Parameter(
         name="motion_s", value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE,
                                               double_value=seconds))])
@@ -109,7 +109,7 @@ def test_cancel_stops_robot_within_one_control_cycle(stack) -> None:
         _set_motion_s(stack, 0.3)
 
 
-def _cancel_mid_motion(stack) -> None:  # noqa: ANN001
+def _cancel_mid_motion(stack) -> None:
     states = stack.collect(Float64MultiArray, "/franka/ee_state")
     n_status = len(stack.status)
     handle, fbs = send(stack, image_goal(50))

@@ -40,12 +40,12 @@ class ToyPredictor(torch.nn.Module):
     def new_cache(self) -> ToyCache:
         return ToyCache()
 
-    def step(self, z, a, s, cache):  # noqa: ANN001, ANN201
+    def step(self, z, a, s, cache):
         cache.frames += 1
         return z + torch.einsum("bk,knd->bnd", a.float(), self.w)
 
 
-def toy_core(stale_after: float = 1.0):  # noqa: ANN201
+def toy_core(stale_after: float = 1.0):
     from vjepa2_world_model.planning.agent import WorldModelCore
 
     return WorldModelCore(ToyEncoder(), ToyPredictor(), "cpu", stale_after)

@@ -82,7 +82,7 @@ def test_run_goals_stops_at_threshold_then_next_goal() -> None:
 
 
 def test_run_goals_budget_spent_is_failure() -> None:
-    run, log = make_run([0.9] * 10)
+    run, _log = make_run([0.9] * 10)
     out = run_goals(run, [("a", None)], [3], threshold=0.3)
     assert not out.success and out.state == FAILED and out.steps == 3
     assert "0/1" in out.message
@@ -121,7 +121,7 @@ def test_hold_timeout_fails_and_cancel_stops() -> None:
 
 
 def test_execution_fault_stops() -> None:
-    run, log = make_run([0.9] * 10, fail_at=2)
+    run, _log = make_run([0.9] * 10, fail_at=2)
     out = run_goals(run, [("a", None)], [9], threshold=0.1)
     assert out.state == FAILED and "joint limit" in out.message and out.steps == 1
 

@@ -118,7 +118,7 @@ def test_reference_cem_matches_the_released_update_step_by_step():
 
 def test_reference_cem_close_gripper_schedule_matches():
     seen, res = _run_ours(close_from=1)
-    ref_seen, ref_mean, _, ref_action = _released_rule(torch.Generator().manual_seed(123), 1)
+    ref_seen, _ref_mean, _, ref_action = _released_rule(torch.Generator().manual_seed(123), 1)
     for ours, theirs in zip(seen, ref_seen, strict=True):
         torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-6)
         assert (ours[:, 1, 6] == 1.0).all()

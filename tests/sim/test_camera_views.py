@@ -12,9 +12,9 @@ import yaml
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from vjepa2_world_model.resources import data_root  # noqa: E402
-from vjepa2_world_model.sim import config as sim_config  # noqa: E402
-from vjepa2_world_model.sim.render import stacked_views  # noqa: E402
+from vjepa2_world_model.resources import data_root
+from vjepa2_world_model.sim import config as sim_config
+from vjepa2_world_model.sim.render import stacked_views
 
 
 def test_builtin_defaults_match_the_shipped_cell_config() -> None:

@@ -25,14 +25,14 @@ BURST = 60
 class GroundTruth:
     """(sim time, xyz) of every /sim/ee_pose message."""
 
-    def __init__(self, node) -> None:  # noqa: ANN001
+    def __init__(self, node) -> None:
         from geometry_msgs.msg import PoseStamped
 
         self.lock = threading.Lock()
         self.samples: list[tuple[float, float, np.ndarray]] = []  # (wall, sim, xyz)
         node.create_subscription(PoseStamped, "/sim/ee_pose", self._on, 50)
 
-    def _on(self, msg) -> None:  # noqa: ANN001
+    def _on(self, msg) -> None:
         p = msg.pose.position
         t = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
         with self.lock:
@@ -68,7 +68,7 @@ def cell(tmp_path_factory: pytest.TempPathFactory):
         yield c
 
 
-def _goal(cell: SimCell, delta: list[float], timeout: float = 0.0):  # noqa: ANN202
+def _goal(cell: SimCell, delta: list[float], timeout: float = 0.0):
     g = cell.node.ExecuteDelta.Goal()
     for f, v in zip(("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper"), delta,
                     strict=True):

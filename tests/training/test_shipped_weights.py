@@ -14,10 +14,10 @@ import torch
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from bench.eval_dynamics import evaluate_episode  # noqa: E402
-from vjepa2_world_model.checkpoints import (  # noqa: E402
+from bench.eval_dynamics import evaluate_episode
+from vjepa2_world_model.checkpoints import (
     load_official_ac,
-    load_pair,  # noqa: E402
+    load_pair,
     to_official_layout,
 )
 

@@ -144,7 +144,7 @@ def collect_episode(sim: object, path: Path, seed: int, steps: int, size: int,
     rng = np.random.default_rng(seed)
     state = sim.reset(seed=seed)
     policy = ExplorationPolicy(rng)
-    period = int(round(1e9 / fps))
+    period = round(1e9 / fps)
     t0 = 10**9
     tmp = path.with_name(path.name + ".tmp")
     if tmp.exists():

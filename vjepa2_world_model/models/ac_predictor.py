@@ -91,7 +91,7 @@ class KVCache:
     def batch_size(self) -> int | None:
         return self.layers[0][0].shape[0] if self.layers else None
 
-    def _map(self, fn) -> KVCache:  # noqa: ANN001
+    def _map(self, fn) -> KVCache:
         out = KVCache()
         out.layers = [(fn(k), fn(v)) for k, v in self.layers]
         out.frames = self.frames

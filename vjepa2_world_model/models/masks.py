@@ -68,8 +68,8 @@ class MultiBlockMaskGenerator:
         _, H, W = self.grid
         keep = max(1, int(H * W * self.scale))
         ar = _uniform(rng, *self.aspect_ratio)
-        h = int(round(math.sqrt(keep * ar)))
-        w = int(round(math.sqrt(keep / ar)))
+        h = round(math.sqrt(keep * ar))
+        w = round(math.sqrt(keep / ar))
         return min(max(h, 1), max(H - 1, 1)), min(max(w, 1), max(W - 1, 1))
 
     def spatial_mask(self, rng: Rng) -> Tensor:

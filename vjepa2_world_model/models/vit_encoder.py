@@ -189,7 +189,7 @@ class VisionTransformer(nn.Module):
         if not clip.is_floating_point():
             raise ValueError(f"clip must be a float tensor (normalised), got dtype {clip.dtype}; "
                              "use encode_images() for uint8 images")
-        B, C, T, H, W = clip.shape
+        _, C, T, H, W = clip.shape
         if C != c.in_chans:
             raise ValueError(f"clip must have {c.in_chans} channels in dim 1, got {C} "
                              f"(shape {tuple(clip.shape)})")

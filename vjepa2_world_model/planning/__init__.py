@@ -20,8 +20,23 @@ from .state_energy import StateEnergy
 from .world_model import CachedRollout, NaiveRollout, WorldModel, make_rollout
 
 __all__ = [
-    "CEM", "CEMConfig", "CEMResult", "CachedRollout", "GoalEnergy", "NaiveRollout", "PRESETS",
-    "PlanResult", "PlannerConfig", "RecedingHorizonPlanner", "StateEnergy",
-    "WorldModel", "apply_action", "energy", "get_preset", "layer_norm", "make_rollout",
-    "project_l1_ball", "roll_states",
+    "CEM",
+    "PRESETS",
+    "CEMConfig",
+    "CEMResult",
+    "CachedRollout",
+    "GoalEnergy",
+    "NaiveRollout",
+    "PlanResult",
+    "PlannerConfig",
+    "RecedingHorizonPlanner",
+    "StateEnergy",
+    "WorldModel",
+    "apply_action",
+    "energy",
+    "get_preset",
+    "layer_norm",
+    "make_rollout",
+    "project_l1_ball",
+    "roll_states",
 ]

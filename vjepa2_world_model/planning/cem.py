@@ -171,10 +171,7 @@ class CEM:
         a = torch.nan_to_num(actions, nan=0.0, posinf=0.0, neginf=0.0)
         a = torch.where(self.searched, a, torch.zeros_like(a))
         t = a[..., :3]
-        if c.limit == "box":
-            t = t.clamp(-c.maxnorm, c.maxnorm)
-        else:
-            t = project_l1_ball(t, c.l1_radius)
+        t = t.clamp(-c.maxnorm, c.maxnorm) if c.limit == "box" else project_l1_ball(t, c.l1_radius)
         r = a[..., 3:6].clamp(-c.rot_maxnorm, c.rot_maxnorm)
         bound = self._gripper_bound(a)
         if isinstance(bound, Tensor):

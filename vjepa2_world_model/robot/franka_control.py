@@ -94,7 +94,7 @@ class RobotSnapshot:
     """Latest robot + gripper state (robot base frame)."""
 
     stamp: float  # time.monotonic() of the read
-    O_T_EE: np.ndarray  # 4x4 TCP pose from the measured joints (fr3_kinematics)  # noqa: N815
+    O_T_EE: np.ndarray  # 4x4 TCP pose from the measured joints (fr3_kinematics)
     q: np.ndarray
     dq: np.ndarray
     gripper_width: float
@@ -204,7 +204,7 @@ class FrankaController:
         if self._log_cb is not None:
             try:
                 self._log_cb(level, msg)
-            except Exception:  # noqa: BLE001  (logging must never kill the robot thread)
+            except Exception:
                 pass
 
     # ------------------------------------------------------------------ status
@@ -344,10 +344,10 @@ class FrankaController:
             robot = pf.Robot(self.robot_ip, pf.RealtimeConfig.kIgnore)
             try:
                 robot.automatic_error_recovery()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._log("info", f"error recovery on connect: {exc}")
             state = robot.read_once()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if self._fault is None or not self._fault.startswith("robot unreachable"):
                 self._log("error", f"robot unreachable at {self.robot_ip}: {exc}")
             self._fault = f"robot unreachable at {self.robot_ip}: {exc}"
@@ -417,7 +417,7 @@ class FrankaController:
                 else:
                     self._check_hold(self._update(self._robot.read_once()))
                     time.sleep(0.008)  # ~100 Hz state while idle
-            except Exception as exc:  # noqa: BLE001  (pylibfranka Network/Control exceptions)
+            except Exception as exc:
                 name = type(exc).__name__
                 if req is not None and req.result is None:
                     req.result = ExecutionResult(False, f"robot fault during motion: {exc}")
@@ -427,7 +427,7 @@ class FrankaController:
                     try:
                         self._robot.automatic_error_recovery()
                         continue
-                    except Exception as exc2:  # noqa: BLE001
+                    except Exception as exc2:
                         exc = exc2
                 self._disconnect(f"{name}: {exc}")
 
@@ -452,7 +452,7 @@ class FrankaController:
                     continue
                 try:
                     gripper = pf.Gripper(self.robot_ip)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     time.sleep(self.reconnect_period)
                     continue
             try:
@@ -472,7 +472,7 @@ class FrankaController:
                 self._gripper_width = float(gs.width)
                 if gs.max_width > 0.01:
                     self._gripper_max = float(gs.max_width)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if done is not None:
                     done["error"] = str(exc)
                 gripper = None

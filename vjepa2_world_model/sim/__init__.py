@@ -10,7 +10,7 @@ import os
 # Must be set before mujoco is first imported (headless offscreen rendering).
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from .config import DEFAULT_CONFIG_PATH, load_config  # noqa: E402
-from .direct import DirectSim, MoveResult  # noqa: E402
+from .config import DEFAULT_CONFIG_PATH, load_config
+from .direct import DirectSim, MoveResult
 
 __all__ = ["DEFAULT_CONFIG_PATH", "DirectSim", "MoveResult", "load_config"]

@@ -10,8 +10,8 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
+import mujoco
+import numpy as np
 
 
 def stacked_views(cameras: dict) -> dict[str, list[tuple[str, float]]]:

@@ -74,15 +74,15 @@ def run_child(cfg: dict[str, Any], hostname: str, shm_name: str | None, realtime
     if shm_name:
         shm = shared_memory.SharedMemory(name=shm_name)
         try:  # the parent owns the block; keep our resource tracker from unlinking it
-            resource_tracker.unregister(shm._name, "shared_memory")  # noqa: SLF001
-        except Exception:  # noqa: BLE001
+            resource_tracker.unregister(shm._name, "shared_memory")
+        except Exception:
             pass
         buf = np.ndarray((_HEADER + MAX_QPOS,), dtype=np.float64, buffer=shm.buf)
     sim, robot = build_simulator(cfg)
     server = franky_sim.SimulationServer(sim, hostname_candidates=[hostname])
     try:
         server.init()
-    except Exception as exc:  # noqa: BLE001  (port in use, bad address)
+    except Exception as exc:
         _emit({"event": "error", "message": f"sim server could not start on {hostname}: {exc}"})
         return 1
     model, data = sim.model, sim.data
