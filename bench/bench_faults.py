@@ -42,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     state_times: list[float] = []
     node.node.create_subscription(
         __import__("std_msgs.msg", fromlist=["Float64MultiArray"]).Float64MultiArray,
-        "/franka/ee_state", lambda _m: state_times.append(time.monotonic()), 100)
+        "/franka/ee_state",
+        lambda _m: state_times.append(time.monotonic()),
+        100,
+    )
     sent = answered = 0
     stops: list[tuple[float, float]] = []
     try:
@@ -61,12 +64,17 @@ def main(argv: list[str] | None = None) -> int:
                 node.call_trigger("/franka/stop", timeout=10.0)
                 t_rep = time.monotonic()
                 # wait for 0.5 s of sim time after the reply (a loaded machine runs slow)
-                wait_for(lambda t_rep=t_rep: len(s := cell.gt.since(t_rep)) > 1
-                         and s[-1][1] - s[0][1] > 0.5, 20.0)
+                wait_for(
+                    lambda t_rep=t_rep: (
+                        len(s := cell.gt.since(t_rep)) > 1 and s[-1][1] - s[0][1] > 0.5
+                    ),
+                    20.0,
+                )
                 s = cell.gt.since(t_rep)
                 still = [x[2] for x in s if x[1] >= s[0][1] + 0.1]
-                moved = max((float(np.linalg.norm(p - still[0])) for p in still),
-                            default=float("nan"))
+                moved = max(
+                    (float(np.linalg.norm(p - still[0])) for p in still), default=float("nan")
+                )
                 stops.append((t_rep - t_req, moved))
                 node.call_trigger("/franka/resume", timeout=10.0)
             wait_for(lambda futs=futs: all(f.done() for f in futs), 60.0)
@@ -80,11 +88,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"workspace {DEFAULT_WORKSPACE}; {args.rounds} bursts of {args.burst}")
         print(f"answered {answered}/{sent} goals")
         print(f"worst ground truth outside the box: {worst * 1000:.1f} mm")
-        print(f"largest /franka/ee_state gap during bursts: {max(gaps) * 1000:.0f} ms "
-              f"(median {np.median(gaps) * 1000:.0f} ms)")
+        print(
+            f"largest /franka/ee_state gap during bursts: {max(gaps) * 1000:.0f} ms "
+            f"(median {np.median(gaps) * 1000:.0f} ms)"
+        )
         for lat, moved in stops:
-            print(f"stop: reply {lat * 1000:.0f} ms, moved {moved * 1000:.2f} mm after "
-                  f"reply + 100 ms sim")
+            print(
+                f"stop: reply {lat * 1000:.0f} ms, moved {moved * 1000:.2f} mm after "
+                f"reply + 100 ms sim"
+            )
     finally:
         node.close()
         stop_process(cell.bridge)

@@ -27,8 +27,14 @@ def _time(fn: Callable[[], object], repeat: int, warmup: int = 1) -> float:
     return sorted(ts)[len(ts) // 2]
 
 
-def run(encoder: str = "vit_tiny", predictor: str = "ac_tiny", batch: int = 8,
-        samples: int = 64, repeat: int = 3, device: str = "cpu") -> list[dict]:
+def run(
+    encoder: str = "vit_tiny",
+    predictor: str = "ac_tiny",
+    batch: int = 8,
+    samples: int = 64,
+    repeat: int = 3,
+    device: str = "cpu",
+) -> list[dict]:
     from vjepa2_world_model.models.ac_predictor import AC_CONFIGS, ACPredictor
     from vjepa2_world_model.models.vit_encoder import ENCODER_CONFIGS, VisionTransformer
 
@@ -49,22 +55,45 @@ def run(encoder: str = "vit_tiny", predictor: str = "ac_tiny", batch: int = 8,
             def fn() -> None:
                 inner()
                 torch.cuda.synchronize()
+
         sec = _time(fn, repeat)
-        rows.append({"model": name, "shape": shape, "ms": sec * 1e3,
-                     "frames_s": frames / sec, "tokens_s": tokens / sec})
+        rows.append(
+            {
+                "model": name,
+                "shape": shape,
+                "ms": sec * 1e3,
+                "frames_s": frames / sec,
+                "tokens_s": tokens / sec,
+            }
+        )
 
     with torch.inference_mode():
         imgs = torch.randint(0, 256, (batch, 256, 256, 3), dtype=torch.uint8, device=device)
-        add(f"{encoder} encode_images", lambda: enc.encode_images(imgs), batch,
-            batch * g * g, f"{batch} x 256x256 uint8")
+        add(
+            f"{encoder} encode_images",
+            lambda: enc.encode_images(imgs),
+            batch,
+            batch * g * g,
+            f"{batch} x 256x256 uint8",
+        )
         clip = torch.randn(batch, 3, 4, S, S, device=device)
-        add(f"{encoder} clip", lambda: enc(clip), batch * 4, batch * 2 * g * g,
-            f"{batch} x 4 frames")
+        add(
+            f"{encoder} clip",
+            lambda: enc(clip),
+            batch * 4,
+            batch * 2 * g * g,
+            f"{batch} x 4 frames",
+        )
         T, N, E = 4, pcfg.num_patches, pcfg.enc_dim
         z = torch.randn(batch, T, N, E, device=device)
         a = torch.randn(batch, T, 7, device=device)
-        add(f"{predictor} teacher forcing", lambda: pred(z, a, a), batch * T,
-            batch * T * pcfg.tokens_per_frame, f"{batch} x {T} frames")
+        add(
+            f"{predictor} teacher forcing",
+            lambda: pred(z, a, a),
+            batch * T,
+            batch * T * pcfg.tokens_per_frame,
+            f"{batch} x {T} frames",
+        )
         zs = torch.randn(samples, N, E, device=device)
         a1 = torch.randn(samples, 7, device=device)
 
@@ -74,16 +103,24 @@ def run(encoder: str = "vit_tiny", predictor: str = "ac_tiny", batch: int = 8,
             for _ in range(2):
                 zt = pred.step(zt, a1, a1, cache)
 
-        add(f"{predictor} KV step x2", rollout, samples * 2,
-            samples * 2 * pcfg.tokens_per_frame, f"{samples} samples, H=2")
+        add(
+            f"{predictor} KV step x2",
+            rollout,
+            samples * 2,
+            samples * 2 * pcfg.tokens_per_frame,
+            f"{samples} samples, H=2",
+        )
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
     head = f"{'model':<28} {'input':<22} {'ms/call':>9} {'frames/s':>10} {'tokens/s':>11}"
     lines = [head, "-" * len(head)]
-    lines += [f"{r['model']:<28} {r['shape']:<22} {r['ms']:>9.1f} {r['frames_s']:>10.1f} "
-              f"{r['tokens_s']:>11.0f}" for r in rows]
+    lines += [
+        f"{r['model']:<28} {r['shape']:<22} {r['ms']:>9.1f} {r['frames_s']:>10.1f} "
+        f"{r['tokens_s']:>11.0f}"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 

@@ -53,11 +53,29 @@ def main(argv: list[str] | None = None) -> int:
     make_tiny_checkpoint(ckpt)
     env = {"OMP_NUM_THREADS": str(ns.threads)}
     procs = [
-        start("tests.nodes.fake_cell", "-p", "motion_s:=0.0", "-p", f"camera_hz:={ns.camera_hz}",
-              "-p", "image_size:=256", log=tmp / "cell.log"),
-        start("vjepa2_planner_node.planner_node", "-p", f"checkpoint:={ckpt}", "-p", "device:=cpu",
-              "-p", f"preset:={ns.preset}", "-p", f"goals_dir:={tmp / 'goals'}",
-              log=tmp / "planner.log", extra_env=env),
+        start(
+            "tests.nodes.fake_cell",
+            "-p",
+            "motion_s:=0.0",
+            "-p",
+            f"camera_hz:={ns.camera_hz}",
+            "-p",
+            "image_size:=256",
+            log=tmp / "cell.log",
+        ),
+        start(
+            "vjepa2_planner_node.planner_node",
+            "-p",
+            f"checkpoint:={ckpt}",
+            "-p",
+            "device:=cpu",
+            "-p",
+            f"preset:={ns.preset}",
+            "-p",
+            f"goals_dir:={tmp / 'goals'}",
+            log=tmp / "planner.log",
+            extra_env=env,
+        ),
     ]
     c = Client("bench_client")
     try:
@@ -67,15 +85,25 @@ def main(argv: list[str] | None = None) -> int:
             print((tmp / "planner.log").read_text(), file=sys.stderr)
             return 1
         goal = PlanToGoal.Goal(
-            goal_names=["g"], step_budgets=[ns.steps], energy_threshold=1e-9,
-            goal_images=[array_to_image_msg(render(np.array([0.5, 0.1, 0.3, 0, 0, 0, 1.0]),
-                                                   256))])
+            goal_names=["g"],
+            step_budgets=[ns.steps],
+            energy_threshold=1e-9,
+            goal_images=[array_to_image_msg(render(np.array([0.5, 0.1, 0.3, 0, 0, 0, 1.0]), 256))],
+        )
         fbs: list = []
-        h = c.result(plan.send_goal_async(goal, feedback_callback=lambda m: fbs.append(
-            m.feedback)), 30, "goal")
+        h = c.result(
+            plan.send_goal_async(goal, feedback_callback=lambda m: fbs.append(m.feedback)),
+            30,
+            "goal",
+        )
         c.result(h.get_result_async(), 60 + 60 * ns.steps, "result")
-        enc = [float(kv.value) for d in diag for st in d.status for kv in st.values
-               if kv.key == "encode_ms" and kv.value not in ("nan",)]
+        enc = [
+            float(kv.value)
+            for d in diag
+            for st in d.status
+            for kv in st.values
+            if kv.key == "encode_ms" and kv.value not in ("nan",)
+        ]
     finally:
         c.close()
         stop(procs)
@@ -94,15 +122,19 @@ def main(argv: list[str] | None = None) -> int:
     rest = step - plan_ms - exe - encode
     frame_wait = 0.5 * 1e3 / ns.camera_hz
     overhead = exe + max(0.0, rest - frame_wait)
-    print(f"planning step at preset {ns.preset!r} ({len(fbs)} steps, medians, torch threads "
-          f"{ns.threads}, camera {ns.camera_hz:g} Hz 256x256):")
+    print(
+        f"planning step at preset {ns.preset!r} ({len(fbs)} steps, medians, torch threads "
+        f"{ns.threads}, camera {ns.camera_hz:g} Hz 256x256):"
+    )
     print(f"  step        {step:9.1f} ms")
     print(f"  plan (CEM)  {plan_ms:9.1f} ms")
     print(f"  encode      {encode:9.1f} ms")
     print(f"  execute     {exe:9.1f} ms   (ExecuteDelta round trip, zero-time motion)")
     print(f"  rest        {rest:9.1f} ms   (frame wait ~{frame_wait:.0f} ms avg, decode, msgs)")
-    print(f"  ROS overhead {overhead:8.1f} ms = {100 * overhead / step:.1f} % of the step "
-          f"({100 * (exe + rest) / step:.1f} % incl. the camera frame wait)")
+    print(
+        f"  ROS overhead {overhead:8.1f} ms = {100 * overhead / step:.1f} % of the step "
+        f"({100 * (exe + rest) / step:.1f} % incl. the camera frame wait)"
+    )
     return 0
 
 

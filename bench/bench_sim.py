@@ -44,13 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     n = args.frames
     wall = (t_move + t_render) / n
     sim_t = (sim.time - t_sim0) / n
-    print(f"frames: {n}  move: {t_move / n * 1e3:.1f} ms  render {args.size}px: "
-          f"{t_render / n * 1e3:.1f} ms  per frame: {wall * 1e3:.1f} ms")
-    print(f"simulated time per move: {sim_t:.3f} s  -> speed-up over real time "
-          f"(sim/wall): {sim_t / wall:.1f}x")
+    print(
+        f"frames: {n}  move: {t_move / n * 1e3:.1f} ms  render {args.size}px: "
+        f"{t_render / n * 1e3:.1f} ms  per frame: {wall * 1e3:.1f} ms"
+    )
+    print(
+        f"simulated time per move: {sim_t:.3f} s  -> speed-up over real time "
+        f"(sim/wall): {sim_t / wall:.1f}x"
+    )
     print(f"frames/s: {1 / wall:.1f}  -> speed-up over a 4 fps camera: {1 / wall / 4:.1f}x")
-    print(f"final position error: mean {np.mean(pos_err) * 1e3:.2f} mm, "
-          f"max {np.max(pos_err) * 1e3:.2f} mm")
+    print(
+        f"final position error: mean {np.mean(pos_err) * 1e3:.2f} mm, "
+        f"max {np.max(pos_err) * 1e3:.2f} mm"
+    )
     return 0
 
 

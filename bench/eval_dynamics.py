@@ -44,15 +44,21 @@ def _l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     d = (a - b).abs()
     if _ROWS is not None:
         side = round(d.shape[-2] ** 0.5)
-        d = d.reshape(*d.shape[:-2], side, side, d.shape[-1])[..., _ROWS[0]:_ROWS[1], :, :]
+        d = d.reshape(*d.shape[:-2], side, side, d.shape[-1])[..., _ROWS[0] : _ROWS[1], :, :]
         return d.mean(dim=(-3, -2, -1))
     return d.mean(dim=(-2, -1))
 
 
 @torch.no_grad()
-def evaluate_episode(pred: torch.nn.Module, feats: np.ndarray, states: np.ndarray,
-                     n_random: int, max_xyz: float, rng: np.random.Generator,
-                     chunk: int = 256) -> dict[str, np.ndarray]:
+def evaluate_episode(
+    pred: torch.nn.Module,
+    feats: np.ndarray,
+    states: np.ndarray,
+    n_random: int,
+    max_xyz: float,
+    rng: np.random.Generator,
+    chunk: int = 256,
+) -> dict[str, np.ndarray]:
     """Per-step metrics for one episode (arrays over steps t)."""
     from vjepa2_world_model.data.actions import actions_from_states
 
@@ -80,13 +86,19 @@ def evaluate_episode(pred: torch.nn.Module, feats: np.ndarray, states: np.ndarra
     wins, best = [], []
     for t in range(T - 1):
         ra = a[t].repeat(n_random, 1)
-        ra[:, :3] = torch.from_numpy(rng.uniform(-max_xyz, max_xyz, (n_random, 3)).astype(
-            np.float32))
+        ra[:, :3] = torch.from_numpy(
+            rng.uniform(-max_xyz, max_xyz, (n_random, 3)).astype(np.float32)
+        )
         e_r = []
         for i in range(0, n_random, chunk):
-            n = len(ra[i:i + chunk])
-            pr = _ln(pred(z[t].expand(n, -1, -1)[:, None], ra[i:i + chunk, None],
-                          s[t].expand(n, -1)[:, None])[:, -1])
+            n = len(ra[i : i + chunk])
+            pr = _ln(
+                pred(
+                    z[t].expand(n, -1, -1)[:, None],
+                    ra[i : i + chunk, None],
+                    s[t].expand(n, -1)[:, None],
+                )[:, -1]
+            )
             e_r.append(_l1(pr, z[t + 1][None]))
         e_r = torch.cat(e_r).numpy()
         wins.append(float((e_true[t] < e_r).mean()))
@@ -96,11 +108,17 @@ def evaluate_episode(pred: torch.nn.Module, feats: np.ndarray, states: np.ndarra
     a0[:, 6] = 0.0
     p0 = _ln(pred(z[t1, None], a0[:, None], s[t1, None])[:, -1])
     err_nogrip = _l1(p0, z[t1 + 1]).numpy()
-    return {"err1": err1, "base1": base1, "err2": err2, "base2": base2,
-            "win_frac": np.array(wins), "beats_all": np.array(best),
-            "moving": (a[:, :3].norm(dim=-1) > 0.01).numpy(),
-            "gripper_only": ((a[:, 6].abs() > 0.5) & (a[:, :3].norm(dim=-1) < 0.005)).numpy(),
-            "err_nogrip": err_nogrip}
+    return {
+        "err1": err1,
+        "base1": base1,
+        "err2": err2,
+        "base2": base2,
+        "win_frac": np.array(wins),
+        "beats_all": np.array(best),
+        "moving": (a[:, :3].norm(dim=-1) > 0.01).numpy(),
+        "gripper_only": ((a[:, 6].abs() > 0.5) & (a[:, :3].norm(dim=-1) < 0.005)).numpy(),
+        "err_nogrip": err_nogrip,
+    }
 
 
 def _mean(x: np.ndarray, mask: np.ndarray) -> float | None:
@@ -116,18 +134,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", default=None, help="explicit feature cache dir")
     ap.add_argument("--val-frac", type=float, default=0.1, help="as in train-ac data.val_frac")
     ap.add_argument("--split-seed", type=int, default=0)
-    ap.add_argument("--all", action="store_true",
-                    help="evaluate every episode (a separately collected held-out set; give "
-                    "it its own --cache-root so training never sees it)")
+    ap.add_argument(
+        "--all",
+        action="store_true",
+        help="evaluate every episode (a separately collected held-out set; give "
+        "it its own --cache-root so training never sees it)",
+    )
     ap.add_argument("--max-episodes", type=int, default=0, help="0 = all held-out episodes")
     ap.add_argument("--random-actions", type=int, default=64)
     ap.add_argument("--max-xyz", type=float, default=0.075)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="write the figures to this JSON file")
-    ap.add_argument("--token-rows", default=None, metavar="A:B",
-                    help="score only token-grid rows A..B-1 (stacked views: e.g. 0:6 = the "
-                    "exterior camera, 6:8 = the wrist strip of config/sim_cell_wrist.yaml)")
+    ap.add_argument(
+        "--token-rows",
+        default=None,
+        metavar="A:B",
+        help="score only token-grid rows A..B-1 (stacked views: e.g. 0:6 = the "
+        "exterior camera, 6:8 = the wrist strip of config/sim_cell_wrist.yaml)",
+    )
     args = ap.parse_args(argv)
     global _ROWS
     _ROWS = tuple(int(x) for x in args.token_rows.split(":")) if args.token_rows else None
@@ -150,50 +175,64 @@ def main(argv: list[str] | None = None) -> int:
     if not val:
         raise ValueError("no held-out episodes (val_frac too small?)")
     if args.max_episodes:
-        val = val[:args.max_episodes]
+        val = val[: args.max_episodes]
     data = load_cache(cache, val)
     pred = load_model(args.predictor).eval()
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
-    per = [evaluate_episode(pred, *data[n], args.random_actions, args.max_xyz, rng)
-           for n in val]
+    per = [evaluate_episode(pred, *data[n], args.random_actions, args.max_xyz, rng) for n in val]
     per = [p for p in per if p]
     cat = {k: np.concatenate([p[k] for p in per]) for k in per[0]}
     mv = cat["moving"]
     res = {
-        "episodes": len(per), "steps": len(cat["err1"]),
-        "err1": float(cat["err1"].mean()), "copy_last_1": float(cat["base1"].mean()),
-        "err2": float(cat["err2"].mean()), "copy_last_2": float(cat["base2"].mean()),
+        "episodes": len(per),
+        "steps": len(cat["err1"]),
+        "err1": float(cat["err1"].mean()),
+        "copy_last_1": float(cat["base1"].mean()),
+        "err2": float(cat["err2"].mean()),
+        "copy_last_2": float(cat["base2"].mean()),
         "err1_moving": _mean(cat["err1"], mv),
         "copy_last_1_moving": _mean(cat["base1"], mv),
         "gripper_only_steps": int(cat["gripper_only"].sum()),
         "err1_gripper_only": _mean(cat["err1"], cat["gripper_only"]),
         "copy_last_1_gripper_only": _mean(cat["base1"], cat["gripper_only"]),
         "true_gripper_beats_zeroed_share": _mean(
-            (cat["err1"] < cat["err_nogrip"]).astype(float), cat["gripper_only"]),
+            (cat["err1"] < cat["err_nogrip"]).astype(float), cat["gripper_only"]
+        ),
         "true_vs_random_win_rate": float(cat["win_frac"].mean()),
         "true_beats_all_random_share": float(cat["beats_all"].mean()),
         "true_beats_majority_share": float((cat["win_frac"] > 0.5).mean()),
-        "random_actions": args.random_actions, "max_xyz": args.max_xyz,
+        "random_actions": args.random_actions,
+        "max_xyz": args.max_xyz,
         "token_rows": args.token_rows,
         "wall_s": round(time.time() - t0, 1),
     }
     print(f"held-out episodes: {res['episodes']}, steps: {res['steps']}")
-    print(f"1-step L1: model {res['err1']:.4f} vs copy-last {res['copy_last_1']:.4f} "
-          f"(ratio {res['err1'] / res['copy_last_1']:.2f})")
-    print(f"2-step L1: model {res['err2']:.4f} vs copy-last {res['copy_last_2']:.4f} "
-          f"(ratio {res['err2'] / res['copy_last_2']:.2f})")
+    print(
+        f"1-step L1: model {res['err1']:.4f} vs copy-last {res['copy_last_1']:.4f} "
+        f"(ratio {res['err1'] / res['copy_last_1']:.2f})"
+    )
+    print(
+        f"2-step L1: model {res['err2']:.4f} vs copy-last {res['copy_last_2']:.4f} "
+        f"(ratio {res['err2'] / res['copy_last_2']:.2f})"
+    )
     if res["err1_moving"] is not None:
-        print(f"1-step L1 on moving steps (|dxyz| > 1 cm): model {res['err1_moving']:.4f} "
-              f"vs copy-last {res['copy_last_1_moving']:.4f}")
-    print(f"true action energy < random action energy: {100 * res['true_vs_random_win_rate']:.1f}%"
-          f" of pairs; beats the majority on {100 * res['true_beats_majority_share']:.1f}% of "
-          f"steps, all {args.random_actions} on {100 * res['true_beats_all_random_share']:.1f}%")
+        print(
+            f"1-step L1 on moving steps (|dxyz| > 1 cm): model {res['err1_moving']:.4f} "
+            f"vs copy-last {res['copy_last_1_moving']:.4f}"
+        )
+    print(
+        f"true action energy < random action energy: {100 * res['true_vs_random_win_rate']:.1f}%"
+        f" of pairs; beats the majority on {100 * res['true_beats_majority_share']:.1f}% of "
+        f"steps, all {args.random_actions} on {100 * res['true_beats_all_random_share']:.1f}%"
+    )
     if res["gripper_only_steps"]:
-        print(f"gripper-only steps ({res['gripper_only_steps']}): 1-step L1 model "
-              f"{res['err1_gripper_only']:.4f} vs copy-last {res['copy_last_1_gripper_only']:.4f}; "
-              f"true gripper action beats zeroed on "
-              f"{100 * res['true_gripper_beats_zeroed_share']:.0f}% (50% = ignored)")
+        print(
+            f"gripper-only steps ({res['gripper_only_steps']}): 1-step L1 model "
+            f"{res['err1_gripper_only']:.4f} vs copy-last {res['copy_last_1_gripper_only']:.4f}; "
+            f"true gripper action beats zeroed on "
+            f"{100 * res['true_gripper_beats_zeroed_share']:.0f}% (50% = ignored)"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))
     return 0

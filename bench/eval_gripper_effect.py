@@ -30,14 +30,18 @@ GRIPPER_DELTAS = (0.0, -0.25, -0.5, -1.0, 0.5)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.eval_gripper_effect",
-                                 description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.eval_gripper_effect", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--weights", default="weights/sim_tiny")
     ap.add_argument("--trials", type=int, default=6)
     ap.add_argument("--seed", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--sim-config", default=None,
-                    help="cell config YAML (camera framing); default config/sim_cell.yaml")
+    ap.add_argument(
+        "--sim-config",
+        default=None,
+        help="cell config YAML (camera framing); default config/sim_cell.yaml",
+    )
     args = ap.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
     torch.set_num_threads(args.threads)
@@ -55,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         return enc.encode_images(torch.from_numpy(sim.render(256, 256))[None])[0]
 
     spreads = []
-    print(f"predicted energy for dgripper = {GRIPPER_DELTAS} (cube held, hand 0-6 cm from "
-          "the goal pose)")
+    print(
+        f"predicted energy for dgripper = {GRIPPER_DELTAS} (cube held, hand 0-6 cm from "
+        "the goal pose)"
+    )
     for t in range(args.trials):
         _, grasp = hand_around_cube(sim, args.seed + t)
         drive_to(sim, grasp, dgripper=1.0)
@@ -71,13 +77,16 @@ def main(argv: list[str] | None = None) -> int:
             state = torch.tensor(sim.ee_state7(), dtype=torch.float32)
             e = energy(rollout.rollout(feats(), state, acts), z_goal).numpy()
         spreads.append(float(e.max() - e.min()))
-        print(f"trial {t}: cube held {held}, energies {np.round(e, 4).tolist()}, "
-              f"spread {spreads[-1]:.4f}")
-    print(f"median spread over gripper actions: {np.median(spreads):.4f} "
-          f"(max {max(spreads):.4f})")
+        print(
+            f"trial {t}: cube held {held}, energies {np.round(e, 4).tolist()}, "
+            f"spread {spreads[-1]:.4f}"
+        )
+    print(f"median spread over gripper actions: {np.median(spreads):.4f} (max {max(spreads):.4f})")
 
-    print("\ngrasp decision with the open hand around the cube (predicted energy; "
-          "encoded open/closed frames' gap in brackets)")
+    print(
+        "\ngrasp decision with the open hand around the cube (predicted energy; "
+        "encoded open/closed frames' gap in brackets)"
+    )
     right, gaps = [], []
     for t in range(args.trials):
         _, grasp = hand_around_cube(sim, args.seed + 1000 + t)
@@ -95,16 +104,22 @@ def main(argv: list[str] | None = None) -> int:
             gap = float(energy(z_open[None], z_closed).item())
         right += [bool(e_c[1] < e_c[0]), bool(e_o[0] < e_o[1])]
         gaps.append(gap)
-        print(f"trial {t}: goal closed: E(stay) {e_c[0]:.4f} E(close) {e_c[1]:.4f} | goal open: "
-              f"E(stay) {e_o[0]:.4f} E(close) {e_o[1]:.4f} [gap {gap:.4f}]")
-    print(f"right gripper decision: {np.mean(right):.0%} of {len(right)} (chance 50%); "
-          f"median encoded open/closed gap {np.median(gaps):.4f}")
+        print(
+            f"trial {t}: goal closed: E(stay) {e_c[0]:.4f} E(close) {e_c[1]:.4f} | goal open: "
+            f"E(stay) {e_o[0]:.4f} E(close) {e_o[1]:.4f} [gap {gap:.4f}]"
+        )
+    print(
+        f"right gripper decision: {np.mean(right):.0%} of {len(right)} (chance 50%); "
+        f"median encoded open/closed gap {np.median(gaps):.4f}"
+    )
 
-    print("\ntwo-step grasp-and-lift (horizon 2) with the open hand around the cube: goal = "
-          "the real frame after [close, lift 7 cm]; predicted energy of [close, lift] vs "
-          "[stay open, lift] (real frames' energy in brackets). 'close' is dgripper +1 "
-          "(state 1 = closed on nothing) and, second, the change to the gripper state the "
-          "hand really reaches on the cube (~0.5), as in the training data")
+    print(
+        "\ntwo-step grasp-and-lift (horizon 2) with the open hand around the cube: goal = "
+        "the real frame after [close, lift 7 cm]; predicted energy of [close, lift] vs "
+        "[stay open, lift] (real frames' energy in brackets). 'close' is dgripper +1 "
+        "(state 1 = closed on nothing) and, second, the change to the gripper state the "
+        "hand really reaches on the cube (~0.5), as in the training data"
+    )
     lift = np.array([0.0, 0.0, 0.07, 0.0, 0.0, 0.0, 0.0])
     plans = {"close+lift": [np.eye(7)[6], lift], "open+lift": [np.zeros(7), lift]}
     right2, real_gaps, margins, right_h, margins_h = [], [], [], [], []
@@ -136,13 +151,17 @@ def main(argv: list[str] | None = None) -> int:
         right_h.append(bool(e[2] < e[1]))
         margins_h.append(float(e[1] - e[2]))
         real_gaps.append(real_gap)
-        print(f"trial {t}: cube lifted by [close, lift] {lifted_cube}; predicted "
-              f"E(close+lift) {e[0]:.4f} E(close to {g_held:.2f}+lift) {e[2]:.4f} "
-              f"E(open+lift) {e[1]:.4f} [real open+lift {real_gap:.4f}]")
-    print(f"two-step: [close, lift] predicted closer in {np.mean(right2):.0%} of {len(right2)} "
-          f"(chance 50%), by a median {np.median(margins):.4f}; closing to the held state: "
-          f"{np.mean(right_h):.0%}, by {np.median(margins_h):.4f}; the real frames differ by "
-          f"{np.median(real_gaps):.4f}")
+        print(
+            f"trial {t}: cube lifted by [close, lift] {lifted_cube}; predicted "
+            f"E(close+lift) {e[0]:.4f} E(close to {g_held:.2f}+lift) {e[2]:.4f} "
+            f"E(open+lift) {e[1]:.4f} [real open+lift {real_gap:.4f}]"
+        )
+    print(
+        f"two-step: [close, lift] predicted closer in {np.mean(right2):.0%} of {len(right2)} "
+        f"(chance 50%), by a median {np.median(margins):.4f}; closing to the held state: "
+        f"{np.mean(right_h):.0%}, by {np.median(margins_h):.4f}; the real frames differ by "
+        f"{np.median(real_gaps):.4f}"
+    )
     return 0
 
 

@@ -29,10 +29,12 @@ TARGET_HI = np.array([0.65, 0.2, 0.40])
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.eval_reach",
-                                 description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", default="weights/sim_tiny", help="dir with encoder + "
-                    "ac_predictor .safetensors")
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.eval_reach", description=__doc__.splitlines()[0]
+    )
+    ap.add_argument(
+        "--weights", default="weights/sim_tiny", help="dir with encoder + ac_predictor .safetensors"
+    )
     ap.add_argument("--encoder", default=None)
     ap.add_argument("--predictor", default=None)
     ap.add_argument("--trials", type=int, default=8)
@@ -40,16 +42,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--samples", type=int, default=None, help="override CEM num_samples")
     ap.add_argument("--iterations", type=int, default=None, help="override CEM iterations")
-    ap.add_argument("--search-dims", default=None,
-                    help="override CEM search dims, e.g. 0,1,2 (xyz only: reaching keeps the "
-                    "gripper as it is)")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="planner config override (YAML value), e.g. hold_margin=0.002")
+    ap.add_argument(
+        "--search-dims",
+        default=None,
+        help="override CEM search dims, e.g. 0,1,2 (xyz only: reaching keeps the gripper as it is)",
+    )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="planner config override (YAML value), e.g. hold_margin=0.002",
+    )
     ap.add_argument("--success-m", type=float, default=0.04)
     ap.add_argument("--seed", type=int, default=5000)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--sim-config", default=None,
-                    help="cell config YAML (camera framing); default config/sim_cell.yaml")
+    ap.add_argument(
+        "--sim-config",
+        default=None,
+        help="cell config YAML (camera framing); default config/sim_cell.yaml",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
@@ -98,30 +110,49 @@ def main(argv: list[str] | None = None) -> int:
         energies, holds = [], 0
         for _ in range(args.steps):
             s = sim.ee_state7()
-            res = planner.plan(feats(sim.render(size, size)), torch.tensor(s, dtype=torch.float32),
-                               z_goal)
+            res = planner.plan(
+                feats(sim.render(size, size)), torch.tensor(s, dtype=torch.float32), z_goal
+            )
             energies.append(res.obs_energy)
             holds += res.held
             sim.move_ee_delta(res.action.numpy().astype(np.float64))
             dists.append(float(np.linalg.norm(sim.ee_state7()[:3] - goal_pos)))
-        rows.append({"trial": trial, "start_m": dists[0], "final_m": dists[-1],
-                     "min_m": min(dists), "dists": dists, "obs_energy": energies,
-                     "holds": holds})
-        print(f"trial {trial}: start {dists[0] * 100:.1f} cm -> final {dists[-1] * 100:.1f} cm "
-              f"(min {min(dists) * 100:.1f}); energy {energies[0]:.3f} -> {energies[-1]:.3f}; "
-              f"{holds} holds",
-              flush=True)
+        rows.append(
+            {
+                "trial": trial,
+                "start_m": dists[0],
+                "final_m": dists[-1],
+                "min_m": min(dists),
+                "dists": dists,
+                "obs_energy": energies,
+                "holds": holds,
+            }
+        )
+        print(
+            f"trial {trial}: start {dists[0] * 100:.1f} cm -> final {dists[-1] * 100:.1f} cm "
+            f"(min {min(dists) * 100:.1f}); energy {energies[0]:.3f} -> {energies[-1]:.3f}; "
+            f"{holds} holds",
+            flush=True,
+        )
     start = np.array([r["start_m"] for r in rows])
     final = np.array([r["final_m"] for r in rows])
-    res = {"trials": len(rows), "steps": args.steps, "preset": args.preset,
-           "mean_start_cm": float(start.mean() * 100), "mean_final_cm": float(final.mean() * 100),
-           "median_final_cm": float(np.median(final) * 100),
-           "success_rate": float((final < args.success_m).mean()),
-           "improved_share": float((final < start).mean()), "wall_s": round(time.time() - t0)}
-    print(f"reach: {res['trials']} trials x {args.steps} steps: mean distance "
-          f"{res['mean_start_cm']:.1f} -> {res['mean_final_cm']:.1f} cm (median final "
-          f"{res['median_final_cm']:.1f}); success (< {args.success_m * 100:.0f} cm) "
-          f"{100 * res['success_rate']:.0f}%; closer than start {100 * res['improved_share']:.0f}%")
+    res = {
+        "trials": len(rows),
+        "steps": args.steps,
+        "preset": args.preset,
+        "mean_start_cm": float(start.mean() * 100),
+        "mean_final_cm": float(final.mean() * 100),
+        "median_final_cm": float(np.median(final) * 100),
+        "success_rate": float((final < args.success_m).mean()),
+        "improved_share": float((final < start).mean()),
+        "wall_s": round(time.time() - t0),
+    }
+    print(
+        f"reach: {res['trials']} trials x {args.steps} steps: mean distance "
+        f"{res['mean_start_cm']:.1f} -> {res['mean_final_cm']:.1f} cm (median final "
+        f"{res['median_final_cm']:.1f}); success (< {args.success_m * 100:.0f} cm) "
+        f"{100 * res['success_rate']:.0f}%; closer than start {100 * res['improved_share']:.0f}%"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": res, "trials": rows}, indent=1))
     return 0

@@ -30,8 +30,11 @@ def _segment(sim, camera: str, size: int, height: int | None = None) -> np.ndarr
     if parts:
         rows: list[np.ndarray] = []
         for i, (cam, share) in enumerate(parts):
-            h = height - sum(len(r) for r in rows) if i == len(parts) - 1 \
+            h = (
+                height - sum(len(r) for r in rows)
+                if i == len(parts) - 1
                 else max(1, round(height * share))
+            )
             rows.append(_segment(sim, cam, size, h))
         return np.vstack(rows)
     r = mujoco.Renderer(sim.model, height=height, width=size)
@@ -49,8 +52,10 @@ def _segment(sim, camera: str, size: int, height: int | None = None) -> np.ndarr
 def shares(sim, camera: str, input_px: int, patch: int) -> dict[str, float]:
     """Pixel and token shares of the hand (hand + fingers) and of the fingers alone."""
     m = sim.model
-    ids = {n: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, n)
-           for n in ("robot0_hand", "robot0_left_finger", "robot0_right_finger")}
+    ids = {
+        n: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, n)
+        for n in ("robot0_hand", "robot0_left_finger", "robot0_right_finger")
+    }
     body = _segment(sim, camera, input_px)
     fingers = np.isin(body, [ids["robot0_left_finger"], ids["robot0_right_finger"]])
     hand = fingers | (body == ids["robot0_hand"])
@@ -60,8 +65,12 @@ def shares(sim, camera: str, input_px: int, patch: int) -> dict[str, float]:
         cells = mask[: g * patch, : g * patch].reshape(g, patch, g, patch).any(axis=(1, 3))
         return float(cells.mean())
 
-    return {"hand_px": float(hand.mean()), "hand_tokens": tok(hand),
-            "finger_px": float(fingers.mean()), "finger_tokens": tok(fingers)}
+    return {
+        "hand_px": float(hand.mean()),
+        "hand_tokens": tok(hand),
+        "finger_px": float(fingers.mean()),
+        "finger_tokens": tok(fingers),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--input", type=int, default=128, help="model input size (px)")
     ap.add_argument("--patch", type=int, default=16)
     ap.add_argument("--seeds", type=int, default=6)
-    ap.add_argument("--camera", default=None,
-                    help="camera or stacked view (default: what the cell publishes)")
+    ap.add_argument(
+        "--camera", default=None, help="camera or stacked view (default: what the cell publishes)"
+    )
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     sim_cam = args.camera or cfg["render"].get("camera", "ext_cam")
@@ -88,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, key) is not None:
             cam[key] = getattr(args, key)
     sim = DirectSim(cfg)
-    rows: dict[str, list[dict[str, float]]] = {"open, 20 cm up": [], "open at cube": [],
-                                               "closed on cube": []}
+    rows: dict[str, list[dict[str, float]]] = {
+        "open, 20 cm up": [],
+        "open at cube": [],
+        "closed on cube": [],
+    }
     for seed in range(args.seeds):
         sim.reset(seed=seed)
         cube = sim.object_poses()["cube"][:3]
@@ -99,14 +112,18 @@ def main(argv: list[str] | None = None) -> int:
         rows["open at cube"].append(shares(sim, sim_cam, args.input, args.patch))
         sim.move_ee_delta([0, 0, 0, 0, 0, 0, 1.0])
         rows["closed on cube"].append(shares(sim, sim_cam, args.input, args.patch))
-    print(f"view {sim_cam}; exterior camera pos {cam['pos']} lookat {cam['lookat']} "
-          f"fovy {cam['fovy']}; "
-          f"input {args.input} px, patch {args.patch} ({args.input // args.patch}^2 tokens)")
+    print(
+        f"view {sim_cam}; exterior camera pos {cam['pos']} lookat {cam['lookat']} "
+        f"fovy {cam['fovy']}; "
+        f"input {args.input} px, patch {args.patch} ({args.input // args.patch}^2 tokens)"
+    )
     print(f"{'pose':<16} {'hand px':>8} {'hand tok':>9} {'finger px':>10} {'finger tok':>11}")
     for name, vals in rows.items():
         mean = {k: np.mean([v[k] for v in vals]) for k in vals[0]}
-        print(f"{name:<16} {mean['hand_px']:8.1%} {mean['hand_tokens']:9.1%} "
-              f"{mean['finger_px']:10.1%} {mean['finger_tokens']:11.1%}")
+        print(
+            f"{name:<16} {mean['hand_px']:8.1%} {mean['hand_tokens']:9.1%} "
+            f"{mean['finger_px']:10.1%} {mean['finger_tokens']:11.1%}"
+        )
     return 0
 
 

@@ -25,16 +25,20 @@ from bench.scripted_moves import drive_to, hand_around_cube
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.probe_encoder_resolution",
-                                 description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.probe_encoder_resolution", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--weights", default="weights/sim_tiny")
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     ap.add_argument("--render", type=int, default=256, help="camera frame side (pixels)")
     ap.add_argument("--trials", type=int, default=6)
     ap.add_argument("--seed", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--sim-config", default=None,
-                    help="cell config YAML (camera framing); default config/sim_cell.yaml")
+    ap.add_argument(
+        "--sim-config",
+        default=None,
+        help="cell config YAML (camera framing); default config/sim_cell.yaml",
+    )
     args = ap.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
     torch.set_num_threads(args.threads)
@@ -58,10 +62,14 @@ def main(argv: list[str] | None = None) -> int:
             shot[f"move {cm} cm"] = sim.render(args.render, args.render)
         frames.append(shot)
 
-    print(f"energy to the open-hand frame (median over {args.trials} cube poses; "
-          f"camera {args.render} px, encoder {Path(args.weights).name})")
-    print(f"{'input px':>8} {'tokens':>6} {'closed':>8} {'1 cm':>8} {'2 cm':>8} "
-          f"{'closed/1cm':>10} {'max-token closed/1cm':>20}")
+    print(
+        f"energy to the open-hand frame (median over {args.trials} cube poses; "
+        f"camera {args.render} px, encoder {Path(args.weights).name})"
+    )
+    print(
+        f"{'input px':>8} {'tokens':>6} {'closed':>8} {'1 cm':>8} {'2 cm':>8} "
+        f"{'closed/1cm':>10} {'max-token closed/1cm':>20}"
+    )
     base_cfg = enc.cfg
     for size in args.sizes:
         enc.cfg = dataclasses.replace(base_cfg, img_size=size)
@@ -69,18 +77,24 @@ def main(argv: list[str] | None = None) -> int:
         tok_ratio = []
         with torch.no_grad():
             for shot in frames:
-                z = {k: layer_norm(enc.encode_images(torch.from_numpy(v)[None])[0])
-                     for k, v in shot.items()}
+                z = {
+                    k: layer_norm(enc.encode_images(torch.from_numpy(v)[None])[0])
+                    for k, v in shot.items()
+                }
                 for k in gaps:
                     gaps[k].append(float(energy(z[k][None], z["open"]).item()))
-                per_tok = {k: (z[k] - z["open"]).abs().mean(-1).max().item()
-                           for k in ("closed", "move 1 cm")}
+                per_tok = {
+                    k: (z[k] - z["open"]).abs().mean(-1).max().item()
+                    for k in ("closed", "move 1 cm")
+                }
                 tok_ratio.append(per_tok["closed"] / per_tok["move 1 cm"])
         med = {k: float(np.median(v)) for k, v in gaps.items()}
         n_tok = (size // enc.cfg.patch) ** 2
-        print(f"{size:>8} {n_tok:>6} {med['closed']:>8.4f} {med['move 1 cm']:>8.4f} "
-              f"{med['move 2 cm']:>8.4f} {med['closed'] / med['move 1 cm']:>10.2f} "
-              f"{float(np.median(tok_ratio)):>20.2f}")
+        print(
+            f"{size:>8} {n_tok:>6} {med['closed']:>8.4f} {med['move 1 cm']:>8.4f} "
+            f"{med['move 2 cm']:>8.4f} {med['closed'] / med['move 1 cm']:>10.2f} "
+            f"{float(np.median(tok_ratio)):>20.2f}"
+        )
     enc.cfg = base_cfg
     return 0
 

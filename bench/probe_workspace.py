@@ -23,9 +23,18 @@ from vjepa2_world_model.sim.scene import ARM_JOINTS, TCP_SITE, build_scene_xml
 MIN_SIGMA = 0.1  # m/rad: below this the arm is near a singularity (slow, ill-conditioned)
 
 
-def solve(model: mujoco.MjModel, data: mujoco.MjData, site: int, adr: np.ndarray,
-          dadr: np.ndarray, lo: np.ndarray, hi: np.ndarray, q0: np.ndarray,
-          pos: np.ndarray, rot: np.ndarray) -> tuple[bool, float]:
+def solve(
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    site: int,
+    adr: np.ndarray,
+    dadr: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    q0: np.ndarray,
+    pos: np.ndarray,
+    rot: np.ndarray,
+) -> tuple[bool, float]:
     q = q0.copy()
     jp, jr = np.zeros((3, model.nv)), np.zeros((3, model.nv))
     ok = False
@@ -64,20 +73,24 @@ def main(argv: list[str] | None = None) -> int:
     data.qpos[adr] = q0
     mujoco.mj_kinematics(model, data)
     rot = data.site_xmat[site].reshape(3, 3).copy()
-    assert np.allclose(flange_pose(q0)[:3, 3], data.xpos[model.body_parentid[
-        model.site_bodyid[site]]], atol=0.2)  # same arm model as the bridge's FK
+    assert np.allclose(
+        flange_pose(q0)[:3, 3], data.xpos[model.body_parentid[model.site_bodyid[site]]], atol=0.2
+    )  # same arm model as the bridge's FK
     xs = np.round(np.arange(0.15, 0.90 + 1e-9, args.step), 3)
     ys = np.round(np.arange(-0.55, 0.55 + 1e-9, args.step), 3)
     zs = np.round(np.arange(0.0, 0.80 + 1e-9, args.step), 3)
     ok = np.zeros((len(xs), len(ys), len(zs)), bool)
     sig = np.zeros_like(ok, float)
     for (i, x), (j, y), (k, z) in itertools.product(enumerate(xs), enumerate(ys), enumerate(zs)):
-        ok[i, j, k], sig[i, j, k] = solve(model, data, site, adr, dadr, lo, hi, q0,
-                                          np.array([x, y, z]), rot)
+        ok[i, j, k], sig[i, j, k] = solve(
+            model, data, site, adr, dadr, lo, hi, q0, np.array([x, y, z]), rot
+        )
     print(f"grid {len(xs)}x{len(ys)}x{len(zs)}, reachable+conditioned {ok.mean():.0%}")
     for k, z in enumerate(zs):
-        row = "".join("#" if ok[i, :, k].all() else ("+" if ok[i, :, k].any() else ".")
-                      for i in range(len(xs)))
+        row = "".join(
+            "#" if ok[i, :, k].all() else ("+" if ok[i, :, k].any() else ".")
+            for i in range(len(xs))
+        )
         print(f"z={z:4.2f}  x {xs[0]:.2f}..{xs[-1]:.2f}: {row}")
     best, best_vol = None, 0.0
     for i0, i1 in itertools.combinations(range(len(xs)), 2):
@@ -87,13 +100,15 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for k0, k1 in itertools.combinations(range(len(zs)), 2):
                 vol = (xs[i1] - xs[i0]) * (ys[j1] - ys[j0]) * (zs[k1] - zs[k0])
-                if vol > best_vol and ok[i0:i1 + 1, j0:j1 + 1, k0:k1 + 1].all():
+                if vol > best_vol and ok[i0 : i1 + 1, j0 : j1 + 1, k0 : k1 + 1].all():
                     best, best_vol = (xs[i0], ys[j0], zs[k0], xs[i1], ys[j1], zs[k1]), vol
     print(f"largest all-pass box: min {best[:3]} max {best[3:]} ({best_vol:.3f} m^3)")
     for name, box in (("old default", (0.2, -0.45, 0.015, 0.8, 0.45, 0.7)),):
-        inside = ((xs >= box[0]) & (xs <= box[3]))[:, None, None] & \
-            ((ys >= box[1]) & (ys <= box[4]))[None, :, None] & \
-            ((zs >= box[2]) & (zs <= box[5]))[None, None, :]
+        inside = (
+            ((xs >= box[0]) & (xs <= box[3]))[:, None, None]
+            & ((ys >= box[1]) & (ys <= box[4]))[None, :, None]
+            & ((zs >= box[2]) & (zs <= box[5]))[None, None, :]
+        )
         print(f"{name} {box}: {ok[inside].mean():.0%} of its grid points pass")
     return 0
 

@@ -14,8 +14,14 @@ GRASP_Z = 0.022  # TCP height with the fingers around the 4 cm cube on the table
 HOVER_Z = 0.12
 
 
-def drive_to(sim: Any, target: np.ndarray, dgripper: float = 0.0, max_step: float = 0.07,
-             iters: int = 10, tol: float = 0.004) -> None:
+def drive_to(
+    sim: Any,
+    target: np.ndarray,
+    dgripper: float = 0.0,
+    max_step: float = 0.07,
+    iters: int = 10,
+    tol: float = 0.004,
+) -> None:
     """Step straight toward ``target`` (xyz) in moves of at most ``max_step`` per axis until
     within ``tol``; then, if ``dgripper`` is non-zero, one gripper-only move."""
     for _ in range(iters):

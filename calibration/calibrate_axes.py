@@ -22,8 +22,9 @@ import yaml
 from calibration.action_axes import fit_axis_rotation
 
 
-def infer_actions(checkpoint: str, episodes: list[Path], max_transitions: int,
-                  preset: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def infer_actions(
+    checkpoint: str, episodes: list[Path], max_transitions: int, preset: str, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(true xyz, inferred xyz) for up to ``max_transitions`` recorded transitions."""
     from vjepa2_world_model.checkpoints import load_pair
     from vjepa2_world_model.data.actions import actions_from_states
@@ -72,22 +73,35 @@ def main(argv: list[str] | None = None) -> int:
     episodes = list_episodes(ns.episodes)
     if not episodes:
         raise SystemExit(f"no episodes under {ns.episodes}")
-    true_xyz, inferred = infer_actions(ns.checkpoint, episodes, ns.transitions, ns.preset,
-                                       ns.seed)
+    true_xyz, inferred = infer_actions(ns.checkpoint, episodes, ns.transitions, ns.preset, ns.seed)
     cal = fit_axis_rotation(true_xyz, inferred)
     cos = np.sum(true_xyz * inferred, 1) / (
-        np.linalg.norm(true_xyz, axis=1) * np.linalg.norm(inferred, axis=1) + 1e-12)
+        np.linalg.norm(true_xyz, axis=1) * np.linalg.norm(inferred, axis=1) + 1e-12
+    )
     print(f"transitions: {len(true_xyz)}")
     print(f"median cosine(true, inferred direction): {np.median(cos):.3f}")
-    print(f"fitted axis rotation: {cal.angle_deg:.1f} deg "
-          f"(rotvec {np.round(cal.rotation.as_rotvec(), 3).tolist()})")
-    print(f"translation RMS error: {100 * cal.rms_before:.2f} cm -> "
-          f"{100 * cal.rms_after:.2f} cm after rotation")
+    print(
+        f"fitted axis rotation: {cal.angle_deg:.1f} deg "
+        f"(rotvec {np.round(cal.rotation.as_rotvec(), 3).tolist()})"
+    )
+    print(
+        f"translation RMS error: {100 * cal.rms_before:.2f} cm -> "
+        f"{100 * cal.rms_after:.2f} cm after rotation"
+    )
     Path(ns.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(ns.out).write_text(yaml.safe_dump({
-        "checkpoint": ns.checkpoint, "transitions": len(true_xyz),
-        "rotvec": cal.rotation.as_rotvec().tolist(), "angle_deg": cal.angle_deg,
-        "rms_before_m": cal.rms_before, "rms_after_m": cal.rms_after,
-        "median_cosine": float(np.median(cos))}, sort_keys=False))
+    Path(ns.out).write_text(
+        yaml.safe_dump(
+            {
+                "checkpoint": ns.checkpoint,
+                "transitions": len(true_xyz),
+                "rotvec": cal.rotation.as_rotvec().tolist(),
+                "angle_deg": cal.angle_deg,
+                "rms_before_m": cal.rms_before,
+                "rms_after_m": cal.rms_after,
+                "median_cosine": float(np.median(cos)),
+            },
+            sort_keys=False,
+        )
+    )
     print(f"wrote {ns.out}")
     return 0

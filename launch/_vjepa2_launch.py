@@ -59,13 +59,18 @@ def _config_dir() -> str | None:
 def substitution(value: Any) -> Any:
     """A YAML value with ``${arg}`` / ``${share}`` as launch substitutions."""
     if not isinstance(value, str) or not _SUB.search(value):
-        return value if isinstance(value, str) else str(value).lower() \
-            if isinstance(value, bool) else str(value)
+        return (
+            value
+            if isinstance(value, str)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+        )
     parts: list[Any] = []
     pos = 0
     for m in _SUB.finditer(value):
         if m.start() > pos:
-            parts.append(value[pos:m.start()])
+            parts.append(value[pos : m.start()])
         name = m.group(1)
         parts.append(FindPackageShare(PACKAGE) if name == "share" else LaunchConfiguration(name))
         pos = m.end()
@@ -73,8 +78,9 @@ def substitution(value: Any) -> Any:
         parts.append(value[pos:])
     if isinstance(parts[0], FindPackageShare) and len(parts) > 1:
         # ${share}/a/b -> PathJoinSubstitution([FindPackageShare, 'a/b'])
-        return PathJoinSubstitution([parts[0], *[p.lstrip("/") if isinstance(p, str) else p
-                                                  for p in parts[1:]]])
+        return PathJoinSubstitution(
+            [parts[0], *[p.lstrip("/") if isinstance(p, str) else p for p in parts[1:]]]
+        )
     return parts
 
 
@@ -94,7 +100,8 @@ def _check_arguments(bringup: Bringup) -> OpaqueFunction:
                 raise RuntimeError(
                     "rviz:=true but the rviz2 package is not installed (apt install "
                     "ros-$ROS_DISTRO-rviz2); nothing was started. Run without rviz:=true or "
-                    "install RViz2.") from None
+                    "install RViz2."
+                ) from None
         return []
 
     return OpaqueFunction(function=check)
@@ -109,7 +116,8 @@ def _node(bringup: Bringup, proc: dict[str, Any]) -> Node:
         for key, value in (proc.get("parameters") or {}).items():
             m = _SUB.fullmatch(value) if isinstance(value, str) else None
             kind = {"float": float, "int": int, "bool": bool}.get(
-                types.get(m.group(1), "str") if m else "str", str)
+                types.get(m.group(1), "str") if m else "str", str
+            )
             bound[key] = ParameterValue(substitution(value), value_type=kind)
         if bound:
             params.append(bound)
@@ -118,11 +126,15 @@ def _node(bringup: Bringup, proc: dict[str, Any]) -> Node:
         condition = IfCondition(LaunchConfiguration(proc["if"]))
     elif "unless" in proc:
         condition = UnlessCondition(LaunchConfiguration(proc["unless"]))
-    return Node(package=proc.get("package", PACKAGE),
-                executable=proc.get("executable", proc["name"]),
-                parameters=params or None,
-                arguments=[substitution(a) for a in proc.get("arguments") or []],
-                condition=condition, output="screen", emulate_tty=True)
+    return Node(
+        package=proc.get("package", PACKAGE),
+        executable=proc.get("executable", proc["name"]),
+        parameters=params or None,
+        arguments=[substitution(a) for a in proc.get("arguments") or []],
+        condition=condition,
+        output="screen",
+        emulate_tty=True,
+    )
 
 
 def required_exit_actions(name: str, returncode: int | None, shutting_down: bool) -> list:
@@ -132,16 +144,18 @@ def required_exit_actions(name: str, returncode: int | None, shutting_down: bool
     stops every other process and `ros2 launch` exits with code 1, as `vjepa2 bringup`
     does. Otherwise (a clean exit, or one during the shutdown) a ``Shutdown`` event."""
     if returncode not in (0, None) and not shutting_down:
-        raise RuntimeError(f"required process {name} exited with code {returncode}: "
-                           "stopped the vjepa2 stack")
+        raise RuntimeError(
+            f"required process {name} exited with code {returncode}: stopped the vjepa2 stack"
+        )
     reason = f"required process {name} exited: stopping the vjepa2 stack"
     return [LogInfo(msg=reason), EmitEvent(event=Shutdown(reason=reason))]
 
 
 def _shutdown_on_exit(name: str, node: Node) -> RegisterEventHandler:
     def on_exit(event: Any, context: LaunchContext) -> list:
-        return required_exit_actions(name, getattr(event, "returncode", None),
-                                     bool(getattr(context, "is_shutdown", False)))
+        return required_exit_actions(
+            name, getattr(event, "returncode", None), bool(getattr(context, "is_shutdown", False))
+        )
 
     return RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))
 
@@ -153,10 +167,14 @@ def generate(name: str) -> LaunchDescription:
     cfg = _config_dir()
     bringup = load_bringup(name, Path(cfg) if cfg else None)
     declared = [
-        DeclareLaunchArgument(k, default_value=substitution(s.default_text()),
-                              description=s.description or k,
-                              **({"choices": s.choices} if s.choices else {}))
-        for k, s in bringup.specs.items()]
+        DeclareLaunchArgument(
+            k,
+            default_value=substitution(s.default_text()),
+            description=s.description or k,
+            **({"choices": s.choices} if s.choices else {}),
+        )
+        for k, s in bringup.specs.items()
+    ]
     nodes, rules = [], []
     for proc in bringup.processes:
         node = _node(bringup, proc)

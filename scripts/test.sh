@@ -6,4 +6,5 @@ cd "$root"
 scripts/bootstrap.sh
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest -q "$@"

@@ -18,13 +18,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("vjepa2_world_model", "vjepa2_planner_node", "vjepa2_eval", "bench", "calibration")
-ROS = {"rclpy", "launch", "launch_ros", "ament_index_python", "rosidl_runtime_py",
-       "builtin_interfaces", "std_msgs", "std_srvs", "sensor_msgs", "geometry_msgs",
-       "diagnostic_msgs", "visualization_msgs", "action_msgs", "rcl_interfaces",
-       "vjepa2_interfaces"}
+ROS = {
+    "rclpy",
+    "launch",
+    "launch_ros",
+    "ament_index_python",
+    "rosidl_runtime_py",
+    "builtin_interfaces",
+    "std_msgs",
+    "std_srvs",
+    "sensor_msgs",
+    "geometry_msgs",
+    "diagnostic_msgs",
+    "visualization_msgs",
+    "action_msgs",
+    "rcl_interfaces",
+    "vjepa2_interfaces",
+}
 FORBIDDEN = {
-    "vjepa2_world_model": {"vjepa2_planner_node", "vjepa2_eval", "bench", "calibration",
-                           "tests"} | ROS,
+    "vjepa2_world_model": {"vjepa2_planner_node", "vjepa2_eval", "bench", "calibration", "tests"}
+    | ROS,
     "vjepa2_planner_node": {"vjepa2_eval", "bench", "calibration", "tests"},
     "vjepa2_eval": {"bench", "calibration", "tests"},
     "calibration": {"vjepa2_planner_node", "vjepa2_eval", "bench", "tests"},
@@ -86,7 +99,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         stack.append(n)
         for m in sorted(edges.get(n, ())):
             if state.get(m) == 1:
-                return stack[stack.index(m):] + [m]
+                return stack[stack.index(m) :] + [m]
             if m not in state and (c := visit(m)):
                 return c
         state[n] = 2
@@ -106,8 +119,11 @@ def unit_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
         src = unit(mod)
         for n in names:
             dst = unit(n)
-            if dst in known and dst != src and not (
-                    src.startswith("vjepa2_world_model.") and dst == "vjepa2_world_model"):
+            if (
+                dst in known
+                and dst != src
+                and not (src.startswith("vjepa2_world_model.") and dst == "vjepa2_world_model")
+            ):
                 edges.setdefault(src, set()).add(dst)
     return edges
 
@@ -139,7 +155,8 @@ def test_bottom_layers_import_nothing_above() -> None:
             for n in names:
                 dst = unit(n)
                 if dst.startswith("vjepa2_world_model.") and dst.split(".")[-1] not in (
-                        BOTTOM[src] | {src}):
+                    BOTTOM[src] | {src}
+                ):
                     bad.append(f"{mod} imports {n}")
     assert not bad, "\n".join(bad)
 
@@ -157,10 +174,23 @@ def test_node_package_holds_nodes_and_the_logic_lives_below() -> None:
     graph = scan()
     agent = "vjepa2_world_model.planning.agent"
     assert agent in graph and agent in graph["vjepa2_planner_node.planner_node"]
-    assert not [m for m in graph if m.startswith(("vjepa2_planner_node.evaluation",
-                                                  "vjepa2_planner_node.demo"))]
+    assert not [
+        m
+        for m in graph
+        if m.startswith(("vjepa2_planner_node.evaluation", "vjepa2_planner_node.demo"))
+    ]
     assert "vjepa2_world_model.evaluation.tasks" in graph["vjepa2_eval.run"]
     used = {unit(n) for n in graph[agent]} - {"vjepa2_world_model.planning"}
-    assert used <= {"vjepa2_world_model.robot", "vjepa2_world_model", "numpy", "torch",
-                    "__future__", "math", "threading", "time", "collections", "dataclasses",
-                    "typing"}, used
+    assert used <= {
+        "vjepa2_world_model.robot",
+        "vjepa2_world_model",
+        "numpy",
+        "torch",
+        "__future__",
+        "math",
+        "threading",
+        "time",
+        "collections",
+        "dataclasses",
+        "typing",
+    }, used

@@ -62,8 +62,7 @@ class EvalClient(Node):
         self.create_subscription(Float64MultiArray, "/franka/ee_state", self._on_state, 10)
         for name in ("cube", "cup", "ee"):
             topic = "/sim/ee_pose" if name == "ee" else f"/sim/{name}/pose"
-            self.create_subscription(PoseStamped, topic,
-                                     lambda m, n=name: self._on_gt(n, m), 10)
+            self.create_subscription(PoseStamped, topic, lambda m, n=name: self._on_gt(n, m), 10)
         self.exec_client = ActionClient(self, ExecuteDelta, "/franka/execute_delta")
         self.plan_client = ActionClient(self, PlanToGoal, "/planner/plan_to_goal")
         self.frame_log = FrameLog(self, camera_topic)  # planner-input frames, for videos
@@ -93,12 +92,13 @@ class EvalClient(Node):
         while time.monotonic() < deadline:
             with self._lock:
                 have = self._image is not None and self._state is not None and "ee" in self._gt
-            if (have and self.exec_client.server_is_ready()
-                    and self.plan_client.server_is_ready()):
+            if have and self.exec_client.server_is_ready() and self.plan_client.server_is_ready():
                 return
             time.sleep(0.2)
-        raise EvalError("stack not ready: need camera, /franka/ee_state, /sim ground truth, "
-                        "/franka/execute_delta and /planner/plan_to_goal")
+        raise EvalError(
+            "stack not ready: need camera, /franka/ee_state, /sim ground truth, "
+            "/franka/execute_delta and /planner/plan_to_goal"
+        )
 
     def state(self) -> np.ndarray:
         with self._lock:
@@ -178,18 +178,29 @@ class EvalClient(Node):
         """Place objects at given poses ([] / None = random) via the sim cell's service."""
         req = SetParameters.Request()
         for name, value in (("cube_pose", cube), ("cup_pose", cup)):
-            req.parameters.append(Parameter(name=name, value=ParameterValue(
-                type=ParameterType.PARAMETER_DOUBLE_ARRAY,
-                double_array_value=[float(v) for v in (value or [])])))
+            req.parameters.append(
+                Parameter(
+                    name=name,
+                    value=ParameterValue(
+                        type=ParameterType.PARAMETER_DOUBLE_ARRAY,
+                        double_array_value=[float(v) for v in (value or [])],
+                    ),
+                )
+            )
         self.call_service(SetParameters, "/sim_cell/set_parameters", req)
         res = self.call_service(Trigger, "/sim/place_objects", Trigger.Request())
         if not res.success:
             raise EvalError(f"/sim/place_objects failed: {res.message}")
 
-    def plan(self, goal_images: list[Image], budgets: list[int], names: list[str],
-             on_step: Callable[[StepRecord], None] | None = None,
-             timeout: float = 900.0, track: str | None = None
-             ) -> tuple[Any, list[StepRecord]]:
+    def plan(
+        self,
+        goal_images: list[Image],
+        budgets: list[int],
+        names: list[str],
+        on_step: Callable[[StepRecord], None] | None = None,
+        timeout: float = 900.0,
+        track: str | None = None,
+    ) -> tuple[Any, list[StepRecord]]:
         """Run PlanToGoal with goal images; returns (result, per-step records). ``track``
         names an object whose ground-truth position each record keeps (for the judge)."""
         records: list[StepRecord] = []
@@ -199,12 +210,17 @@ class EvalClient(Node):
             a = fb.action
             with self._lock:
                 grip = float(self._state[6]) if self._state is not None else float("nan")
-            rec = StepRecord(step=int(fb.step), goal_index=int(fb.goal_index),
-                             energy=float(fb.energy),
-                             action=ee_delta_to_array(a).tolist(),
-                             plan_ms=float(fb.plan_ms), step_ms=float(fb.step_ms),
-                             ee_xyz=self.gt("ee")[:3].tolist(), gripper=grip,
-                             obj_xyz=self.gt(track)[:3].tolist() if track else [])
+            rec = StepRecord(
+                step=int(fb.step),
+                goal_index=int(fb.goal_index),
+                energy=float(fb.energy),
+                action=ee_delta_to_array(a).tolist(),
+                plan_ms=float(fb.plan_ms),
+                step_ms=float(fb.step_ms),
+                ee_xyz=self.gt("ee")[:3].tolist(),
+                gripper=grip,
+                obj_xyz=self.gt(track)[:3].tolist() if track else [],
+            )
             records.append(rec)
             if on_step is not None:
                 on_step(rec)

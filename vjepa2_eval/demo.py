@@ -40,8 +40,12 @@ from vjepa2_world_model.evaluation.report import plot_episodes
 
 GOALS_DIR = Path("goals/pick_place")
 GOAL_NAMES = ["1_grasp", "2_carry", "3_place"]
-DEFAULT_SCENE = {"cube_xy": [0.50, -0.10], "cup_xy": [0.50, 0.16], "place_xy": [0.42, 0.06],
-                 "budgets": [4, 10, 4]}
+DEFAULT_SCENE = {
+    "cube_xy": [0.50, -0.10],
+    "cup_xy": [0.50, 0.16],
+    "place_xy": [0.42, 0.06],
+    "budgets": [4, 10, 4],
+}
 
 
 def start_xyz(scene: dict) -> list[float]:
@@ -91,10 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     ns = ap.parse_args(argv)
     out, goals_dir = Path(ns.out), Path(ns.goals_dir)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"[demo] starting the simulated cell, bridge, planner and goal selector "
-          f"(checkpoint {ns.checkpoint}); logs: {out}/stack.log", flush=True)
-    stack = Stack("pick_place", ns.checkpoint, None, out / "stack.log",
-                  extra=[f"goals_dir:={goals_dir}"])
+    print(
+        f"[demo] starting the simulated cell, bridge, planner and goal selector "
+        f"(checkpoint {ns.checkpoint}); logs: {out}/stack.log",
+        flush=True,
+    )
+    stack = Stack(
+        "pick_place", ns.checkpoint, None, out / "stack.log", extra=[f"goals_dir:={goals_dir}"]
+    )
     bag = out / time.strftime("bag_%Y%m%d_%H%M%S")
     recorder = None
     c = None
@@ -111,34 +119,55 @@ def main(argv: list[str] | None = None) -> int:
         scene = yaml.safe_load(scene_file.read_text())
         recorder = subprocess.Popen(
             [sys.executable, "-m", "vjepa2_world_model.cli", "record", "-o", str(bag)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        print("[demo] laying out the scene as in the goal images; hand open above the cube "
-              f"at {start_xyz(scene)}", flush=True)
-        _reset_scene(c, np.array(scene["cube_xy"]), np.array(scene["cup_xy"]),
-                     np.array(start_xyz(scene)))
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        print(
+            "[demo] laying out the scene as in the goal images; hand open above the cube "
+            f"at {start_xyz(scene)}",
+            flush=True,
+        )
+        _reset_scene(
+            c, np.array(scene["cube_xy"]), np.array(scene["cup_xy"]), np.array(start_xyz(scene))
+        )
         rest_z = float(c.gt("cube")[2])
         place_xy = np.array(scene["place_xy"])
         images = []
         for name in GOAL_NAMES:
             images.append(_load_goal_image(c, name))
         start_err = 100 * float(np.linalg.norm(c.gt("cube")[:2] - place_xy))
-        print(f"[demo] planning through {GOAL_NAMES} with budgets {scene['budgets']}",
-              flush=True)
-        result, records = c.plan(images, scene["budgets"], GOAL_NAMES,
-                                 on_step=_progress("pick-place", 0), track="cube")
+        print(f"[demo] planning through {GOAL_NAMES} with budgets {scene['budgets']}", flush=True)
+        result, records = c.plan(
+            images, scene["budgets"], GOAL_NAMES, on_step=_progress("pick-place", 0), track="cube"
+        )
         cube = c.gt("cube")
         final_err = 100 * float(np.linalg.norm(cube[:2] - place_xy))
-        ep = _finish("pick-place", 0, result, records, T.placed(cube[:3], place_xy, rest_z),
-                     start_err, final_err, [], {"cube_final": cube[:3].tolist()})
+        ep = _finish(
+            "pick-place",
+            0,
+            result,
+            records,
+            T.placed(cube[:3], place_xy, rest_z),
+            start_err,
+            final_err,
+            [],
+            {"cube_final": cube[:3].tolist()},
+        )
         plots = plot_episodes(out, "demo", [ep])
         media = write_episode_media(out, ep, c.frame_log, stem="demo")
-        print("\n[demo] outcome: " + ("cube placed at the goal" if ep.success else
-              "cube not placed") + f" (cube {final_err:.1f} cm from the place point, was "
-              f"{start_err:.1f} cm; planner: {result.message})")
+        print(
+            "\n[demo] outcome: "
+            + ("cube placed at the goal" if ep.success else "cube not placed")
+            + f" (cube {final_err:.1f} cm from the place point, was "
+            f"{start_err:.1f} cm; planner: {result.message})"
+        )
         if not ep.success and Path(ns.checkpoint) == Path("weights/sim_tiny"):
-            print("[demo] expected with the shipped tiny model: it does not predict what "
-                  "the gripper does, so it does not close the hand on the cube (README.md, "
-                  "'What limits grasping')")
+            print(
+                "[demo] expected with the shipped tiny model: it does not predict what "
+                "the gripper does, so it does not close the hand on the cube (README.md, "
+                "'What limits grasping')"
+            )
         _print_media(media)
         print(f"[demo] plots: {', '.join(str(p) for p in plots)}")
         print(f"[demo] bag: {bag}")

@@ -27,8 +27,13 @@ def _ns(stamp: Any) -> int:
 class FrameLog:
     """Planner-input frames of the current PlanToGoal request."""
 
-    def __init__(self, node: Any, camera_topic: str = "/camera/image_raw",
-                 delta_topic: str = "/planner/ee_delta", keep: int = 60) -> None:
+    def __init__(
+        self,
+        node: Any,
+        camera_topic: str = "/camera/image_raw",
+        delta_topic: str = "/planner/ee_delta",
+        keep: int = 60,
+    ) -> None:
         self._lock = threading.Lock()
         self._recent: deque[tuple[int, Image]] = deque(maxlen=keep)
         self._active = False

@@ -37,8 +37,14 @@ from vjepa2_world_model.evaluation.report import plot_episodes, write_results
 from vjepa2_world_model.progress import iterate
 from vjepa2_world_model.viz.plots import plot_landscape
 
-TASKS = ("reach", "grasp-cube", "grasp-cup", "reach-with-object", "pick-place",
-         "pick-place-pregrasp")
+TASKS = (
+    "reach",
+    "grasp-cube",
+    "grasp-cup",
+    "reach-with-object",
+    "pick-place",
+    "pick-place-pregrasp",
+)
 DEFAULT_CHECKPOINT = "weights/sim_tiny"
 # Object rest layout of the manipulation tasks (xy, m); per-episode jitter is seeded.
 CUBE_XY = np.array([0.50, -0.10])
@@ -49,21 +55,40 @@ PLACE_XY = np.array([0.42, 0.06])
 class Stack:
     """The bringup (sim cell, bridge, planner, goal selector) as a child process group."""
 
-    def __init__(self, bringup: str, checkpoint: str, preset: str | None, log: Path,
-                 extra: list[str] | None = None) -> None:
-        cmd = [sys.executable, "-m", "vjepa2_planner_node.bringup", bringup,
-               f"checkpoint:={checkpoint}", "device:=cpu", *(extra or [])]
+    def __init__(
+        self,
+        bringup: str,
+        checkpoint: str,
+        preset: str | None,
+        log: Path,
+        extra: list[str] | None = None,
+    ) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "vjepa2_planner_node.bringup",
+            bringup,
+            f"checkpoint:={checkpoint}",
+            "device:=cpu",
+            *(extra or []),
+        ]
         if preset:
             cmd.append(f"preset:={preset}")
         log.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(log, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, env=os.environ.copy())
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=os.environ.copy(),
+        )
 
     def check(self) -> None:
         if self.proc.poll() is not None:
-            raise EvalError(f"the stack exited with code {self.proc.returncode}; "
-                            f"see {self.log.name}")
+            raise EvalError(
+                f"the stack exited with code {self.proc.returncode}; see {self.log.name}"
+            )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -81,23 +106,46 @@ def _err_cm(a: np.ndarray, b: np.ndarray) -> float:
 
 def _progress(task: str, i: int) -> Any:
     def show(r: T.StepRecord) -> None:
-        print(f"  [{task} {i}] step {r.step:2d} goal {r.goal_index} E={r.energy:.4f} "
-              f"a=({r.action[0]:+.3f},{r.action[1]:+.3f},{r.action[2]:+.3f},g{r.action[6]:+.2f})"
-              f" plan {r.plan_ms:.0f} ms, step {r.step_ms:.0f} ms", flush=True)
+        print(
+            f"  [{task} {i}] step {r.step:2d} goal {r.goal_index} E={r.energy:.4f} "
+            f"a=({r.action[0]:+.3f},{r.action[1]:+.3f},{r.action[2]:+.3f},g{r.action[6]:+.2f})"
+            f" plan {r.plan_ms:.0f} ms, step {r.step_ms:.0f} ms",
+            flush=True,
+        )
+
     return show
 
 
-def _finish(task: str, i: int, result: Any, records: list[T.StepRecord],
-            success: bool, start_err: float, final_err: float, goal: list[float],
-            extra: dict[str, Any] | None = None) -> T.Episode:
+def _finish(
+    task: str,
+    i: int,
+    result: Any,
+    records: list[T.StepRecord],
+    success: bool,
+    start_err: float,
+    final_err: float,
+    goal: list[float],
+    extra: dict[str, Any] | None = None,
+) -> T.Episode:
     ep = T.Episode(
-        task=task, index=i, success=bool(success), steps=len(records),
-        start_error_cm=start_err, final_error_cm=final_err,
+        task=task,
+        index=i,
+        success=bool(success),
+        steps=len(records),
+        start_error_cm=start_err,
+        final_error_cm=final_err,
         mean_step_ms=float(np.mean([r.step_ms for r in records])) if records else 0.0,
         mean_plan_ms=float(np.mean([r.plan_ms for r in records])) if records else 0.0,
-        message=str(result.message), goal=goal, records=records, extra=extra or {})
-    print(f"[{task} {i}] {'SUCCESS' if ep.success else 'fail'}: error {start_err:.1f} -> "
-          f"{final_err:.1f} cm in {ep.steps} steps ({ep.mean_step_ms:.0f} ms/step)", flush=True)
+        message=str(result.message),
+        goal=goal,
+        records=records,
+        extra=extra or {},
+    )
+    print(
+        f"[{task} {i}] {'SUCCESS' if ep.success else 'fail'}: error {start_err:.1f} -> "
+        f"{final_err:.1f} cm in {ep.steps} steps ({ep.mean_step_ms:.0f} ms/step)",
+        flush=True,
+    )
     return ep
 
 
@@ -110,8 +158,16 @@ def reach_episode(c: Any, i: int, goal_xyz: np.ndarray, budget: int) -> T.Episod
     start_err = _err_cm(c.gt("ee"), goal_true)
     result, records = c.plan([goal_img], [budget], [f"reach{i}"], on_step=_progress("reach", i))
     final_err = _err_cm(c.gt("ee"), goal_true)
-    return _finish("reach", i, result, records, final_err < 100 * T.REACH_SUCCESS_M,
-                   start_err, final_err, goal_true.tolist())
+    return _finish(
+        "reach",
+        i,
+        result,
+        records,
+        final_err < 100 * T.REACH_SUCCESS_M,
+        start_err,
+        final_err,
+        goal_true.tolist(),
+    )
 
 
 def _grasp_z(obj: str) -> float:
@@ -132,8 +188,9 @@ def _scripted_grasp(c: Any, obj: str) -> None:
     c.set_gripper(1.0)
 
 
-def _reset_scene(c: Any, cube_xy: np.ndarray, cup_xy: np.ndarray,
-                 start_xyz: np.ndarray | None = None) -> None:
+def _reset_scene(
+    c: Any, cube_xy: np.ndarray, cup_xy: np.ndarray, start_xyz: np.ndarray | None = None
+) -> None:
     """Open the hand, go home, lay the objects out; then (optionally) go to ``start_xyz``."""
     st = c.state()
     if st[6] > 0.2:
@@ -160,15 +217,18 @@ def judge_lift(c: Any, obj: str, rest_z: float) -> dict[str, Any]:
     c.move_to(before[:3] + np.array([0.0, 0.0, T.JUDGE_LIFT_M]))
     time.sleep(0.5)  # let a slipping object fall
     obj_after = float(c.gt(obj)[2])
-    return {"rest_z": rest_z, "obj_z_before_lift": obj_before, "obj_z_after_lift": obj_after,
-            "obj_rise_cm": 100 * (obj_after - rest_z),
-            "ee_rise_cm": 100 * (float(c.gt("ee")[2]) - ee_before),
-            "gripper_at_lift": float(before[6]),
-            "lifted": T.lifted(rest_z, obj_after)}
+    return {
+        "rest_z": rest_z,
+        "obj_z_before_lift": obj_before,
+        "obj_z_after_lift": obj_after,
+        "obj_rise_cm": 100 * (obj_after - rest_z),
+        "ee_rise_cm": 100 * (float(c.gt("ee")[2]) - ee_before),
+        "gripper_at_lift": float(before[6]),
+        "lifted": T.lifted(rest_z, obj_after),
+    }
 
 
-def grasp_episode(c: Any, i: int, obj: str, rng: np.random.Generator,
-                  budget: int) -> T.Episode:
+def grasp_episode(c: Any, i: int, obj: str, rng: np.random.Generator, budget: int) -> T.Episode:
     """Goal image: the object just grasped (hand closed around it, still on the table).
     Success: the judge's scripted lift after the episode raises the object >= 4 cm."""
     task = f"grasp-{obj}"
@@ -181,17 +241,29 @@ def grasp_episode(c: Any, i: int, obj: str, rng: np.random.Generator,
     goal_on_table = abs(float(c.gt(obj)[2]) - rest_z) < 0.01
     _reset_scene(c, cube_xy, cup_xy)
     start_err = _err_cm(c.gt("ee"), goal_ee)
-    result, records = c.plan([goal_img], [budget], [task], on_step=_progress(task, i),
-                             track=obj)
+    result, records = c.plan([goal_img], [budget], [task], on_step=_progress(task, i), track=obj)
     final_err = _err_cm(c.gt("ee"), goal_ee)
     judge = judge_lift(c, obj, rest_z)
-    return _finish(task, i, result, records, judge["lifted"], start_err, final_err,
-                   goal_ee.tolist(), {"goal_scene_on_table": goal_on_table, "judge": judge,
-                                      "gripper_commands": T.gripper_commands(records)})
+    return _finish(
+        task,
+        i,
+        result,
+        records,
+        judge["lifted"],
+        start_err,
+        final_err,
+        goal_ee.tolist(),
+        {
+            "goal_scene_on_table": goal_on_table,
+            "judge": judge,
+            "gripper_commands": T.gripper_commands(records),
+        },
+    )
 
 
-def reach_with_object_episode(c: Any, i: int, goal_xyz: np.ndarray, rng: np.random.Generator,
-                              budget: int) -> T.Episode:
+def reach_with_object_episode(
+    c: Any, i: int, goal_xyz: np.ndarray, rng: np.random.Generator, budget: int
+) -> T.Episode:
     """Start and goal both hold the cube (grasped before the goal photo and kept through
     the return to the start); success: within 4 cm and still holding it."""
     task = "reach-with-object"
@@ -205,18 +277,34 @@ def reach_with_object_episode(c: Any, i: int, goal_xyz: np.ndarray, rng: np.rand
     c.move_to(T.START_XYZ)
     held_at_start = T.lifted(rest_z, float(c.gt("cube")[2]))
     start_err = _err_cm(c.gt("ee"), goal_ee)
-    result, records = c.plan([goal_img], [budget], [task], on_step=_progress(task, i),
-                             track="cube")
+    result, records = c.plan([goal_img], [budget], [task], on_step=_progress(task, i), track="cube")
     final_err = _err_cm(c.gt("ee"), goal_ee)
     held = T.lifted(rest_z, float(c.gt("cube")[2]))
-    return _finish(task, i, result, records,
-                   final_err < 100 * T.REACH_SUCCESS_M and held, start_err, final_err,
-                   goal_ee.tolist(), {"held_at_start": held_at_start, "held_at_end": held,
-                                      "gripper_commands": T.gripper_commands(records)})
+    return _finish(
+        task,
+        i,
+        result,
+        records,
+        final_err < 100 * T.REACH_SUCCESS_M and held,
+        start_err,
+        final_err,
+        goal_ee.tolist(),
+        {
+            "held_at_start": held_at_start,
+            "held_at_end": held,
+            "gripper_commands": T.gripper_commands(records),
+        },
+    )
 
 
-def pick_place_goals(c: Any, cube_xy: np.ndarray, cup_xy: np.ndarray, place_xy: np.ndarray,
-                     start_xyz: np.ndarray, pregrasp: bool) -> list[Any]:
+def pick_place_goals(
+    c: Any,
+    cube_xy: np.ndarray,
+    cup_xy: np.ndarray,
+    place_xy: np.ndarray,
+    start_xyz: np.ndarray,
+    pregrasp: bool,
+) -> list[Any]:
     """Photograph the sub-goal images as a user would: (pre-grasp: the hand open at
     ``start_xyz`` above the cube;) just grasped (closed around the cube, on the table);
     held near the target (above the place point); placed (cube down, hand open)."""
@@ -235,8 +323,9 @@ def pick_place_goals(c: Any, cube_xy: np.ndarray, cup_xy: np.ndarray, place_xy: 
     return goals
 
 
-def pick_place_episode(c: Any, i: int, rng: np.random.Generator, budgets: list[int],
-                       pregrasp_budget: int | None = None) -> T.Episode:
+def pick_place_episode(
+    c: Any, i: int, rng: np.random.Generator, budgets: list[int], pregrasp_budget: int | None = None
+) -> T.Episode:
     """Sub-goal images grasped / carried / placed (budgets 4/10/4, the paper) from a start
     hovering above the cube (``tasks.hover_start``); with ``pregrasp_budget``, a fourth
     "pre-grasp" image first and the home start. Success: cube resting at the place point."""
@@ -261,16 +350,30 @@ def pick_place_episode(c: Any, i: int, rng: np.random.Generator, budgets: list[i
     final_err = _err_cm(cube[:2].tolist() + [0.0], list(place_xy) + [0.0])
     ok = T.placed(cube[:3], place_xy, rest_z)
     max_rise = max([r.obj_xyz[2] - rest_z for r in records if r.obj_xyz] or [0.0])
-    return _finish(task, i, result, records, ok, start_err, final_err, goal_ee.tolist(),
-                   {"place_xy": place_xy.tolist(), "cube_final": cube[:3].tolist(),
-                    "start_xyz": (T.START_XYZ if pregrasp else hover).tolist(),
-                    "budgets": budgets, "min_steps_start_to_grasp": steps_to_grasp,
-                    "cube_max_rise_cm": 100 * max_rise,
-                    "gripper_commands": T.gripper_commands(records)})
+    return _finish(
+        task,
+        i,
+        result,
+        records,
+        ok,
+        start_err,
+        final_err,
+        goal_ee.tolist(),
+        {
+            "place_xy": place_xy.tolist(),
+            "cube_final": cube[:3].tolist(),
+            "start_xyz": (T.START_XYZ if pregrasp else hover).tolist(),
+            "budgets": budgets,
+            "min_steps_start_to_grasp": steps_to_grasp,
+            "cube_max_rise_cm": 100 * max_rise,
+            "gripper_commands": T.gripper_commands(records),
+        },
+    )
 
 
-def run_episode(c: Any, task: str, i: int, ns: argparse.Namespace,
-                goal_xyz: np.ndarray) -> T.Episode:
+def run_episode(
+    c: Any, task: str, i: int, ns: argparse.Namespace, goal_xyz: np.ndarray
+) -> T.Episode:
     """Episode ``i`` of ``task`` with its own seeded scene."""
     rng = T.episode_rng(ns.seed, task, i)
     if task == "reach":
@@ -296,10 +399,17 @@ def _chosen_action(c: Any, goal_rgb: np.ndarray) -> tuple[float, float] | None:
     return (records[0].action[0], records[0].action[1]) if records else None
 
 
-def energy_landscape(checkpoint: str, obs_rgb: np.ndarray, goal_rgb: np.ndarray,
-                     state7: np.ndarray, true_offset: np.ndarray, path: Path,
-                     half_width: float = 0.1, n: int = 21,
-                     chosen: tuple[float, float] | None = None) -> Path:
+def energy_landscape(
+    checkpoint: str,
+    obs_rgb: np.ndarray,
+    goal_rgb: np.ndarray,
+    state7: np.ndarray,
+    true_offset: np.ndarray,
+    path: Path,
+    half_width: float = 0.1,
+    n: int = 21,
+    chosen: tuple[float, float] | None = None,
+) -> Path:
     """Energy of one-step plans over a (dx, dy) grid around the current state (PNG)."""
     import torch
 
@@ -315,11 +425,19 @@ def energy_landscape(checkpoint: str, obs_rgb: np.ndarray, goal_rgb: np.ndarray,
         grid[:, 0, 0] = np.repeat(dx, n)
         grid[:, 0, 1] = np.tile(dy, n)
         rollout = make_rollout(predictor)
-        pred = rollout.rollout(z[0], torch.as_tensor(state7, dtype=torch.float32),
-                               torch.from_numpy(grid))
+        pred = rollout.rollout(
+            z[0], torch.as_tensor(state7, dtype=torch.float32), torch.from_numpy(grid)
+        )
         e = energy(pred, z[1]).reshape(n, n).numpy()
-    return plot_landscape(path, dx, dy, e, (float(true_offset[0]), float(true_offset[1])),
-                          "energy over (dx, dy), one step ahead", chosen)
+    return plot_landscape(
+        path,
+        dx,
+        dy,
+        e,
+        (float(true_offset[0]), float(true_offset[1])),
+        "energy over (dx, dy), one step ahead",
+        chosen,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -330,28 +448,55 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--budget", type=int, default=12, help="steps per single-goal episode")
     ap.add_argument("--budgets", default="4,10,4", help="pick-place sub-goal budgets")
-    ap.add_argument("--pregrasp-budget", type=int, default=T.PREGRASP_BUDGET,
-                    help="pick-place-pregrasp: steps for the pre-grasp image")
+    ap.add_argument(
+        "--pregrasp-budget",
+        type=int,
+        default=T.PREGRASP_BUDGET,
+        help="pick-place-pregrasp: steps for the pre-grasp image",
+    )
     ap.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
     ap.add_argument("--preset", default=None, help="planner preset (default: bringup's)")
-    ap.add_argument("--hold-margin", type=float, default=None,
-                    help="planner hold rule margin (default: bringup's; < 0 = off)")
-    ap.add_argument("--gripper-margin", type=float, default=None,
-                    help="hold rule cost of a gripper change (default: bringup's)")
-    ap.add_argument("--state-alpha", type=float, default=None,
-                    help="planner state energy weight (default: bringup's, 0 = the paper)")
+    ap.add_argument(
+        "--hold-margin",
+        type=float,
+        default=None,
+        help="planner hold rule margin (default: bringup's; < 0 = off)",
+    )
+    ap.add_argument(
+        "--gripper-margin",
+        type=float,
+        default=None,
+        help="hold rule cost of a gripper change (default: bringup's)",
+    )
+    ap.add_argument(
+        "--state-alpha",
+        type=float,
+        default=None,
+        help="planner state energy weight (default: bringup's, 0 = the paper)",
+    )
     ap.add_argument("--readout", default=None, help="readout head file for --state-alpha")
-    ap.add_argument("--switch-patience", type=int, default=None,
-                    help="sub-goals: also move on after N steps without energy gain")
+    ap.add_argument(
+        "--switch-patience",
+        type=int,
+        default=None,
+        help="sub-goals: also move on after N steps without energy gain",
+    )
     ap.add_argument("--out", default="results")
-    ap.add_argument("--robot-ip", default="127.0.0.1",
-                    help="address of the simulated robot the bringup starts")
+    ap.add_argument(
+        "--robot-ip", default="127.0.0.1", help="address of the simulated robot the bringup starts"
+    )
     ap.add_argument("--no-landscape", action="store_true", help="skip the energy landscape")
-    ap.add_argument("--params-file", default=None,
-                    help="ROS parameters file for the stack's nodes (default: the bringup's; "
-                    "config/sim_wrist.params.yaml = the wrist-camera cell for weights/sim_wrist)")
-    ap.add_argument("--no-bringup", action="store_true",
-                    help="use an already running stack instead of starting one")
+    ap.add_argument(
+        "--params-file",
+        default=None,
+        help="ROS parameters file for the stack's nodes (default: the bringup's; "
+        "config/sim_wrist.params.yaml = the wrist-camera cell for weights/sim_wrist)",
+    )
+    ap.add_argument(
+        "--no-bringup",
+        action="store_true",
+        help="use an already running stack instead of starting one",
+    )
     ns = ap.parse_args(argv)
     out = Path(ns.out)
     tasks = TASKS if ns.task == "all" else (ns.task,)
@@ -362,12 +507,18 @@ def main(argv: list[str] | None = None) -> int:
         extra.append(f"hold_margin:={ns.hold_margin}")
     if ns.gripper_margin is not None:
         extra.append(f"gripper_margin:={ns.gripper_margin}")
-    for arg, value in (("state_alpha", ns.state_alpha), ("readout", ns.readout),
-                       ("switch_patience", ns.switch_patience)):
+    for arg, value in (
+        ("state_alpha", ns.state_alpha),
+        ("readout", ns.readout),
+        ("switch_patience", ns.switch_patience),
+    ):
         if value is not None:
             extra.append(f"{arg}:={value}")
-    stack = None if ns.no_bringup else Stack("reach", ns.checkpoint, ns.preset,
-                                             out / "stack.log", extra)
+    stack = (
+        None
+        if ns.no_bringup
+        else Stack("reach", ns.checkpoint, ns.preset, out / "stack.log", extra)
+    )
     c = None
     summaries = {}
     try:
@@ -378,12 +529,17 @@ def main(argv: list[str] | None = None) -> int:
             episodes: list[T.Episode] = []
             errors: list[str] = []
             goals = T.sample_reach_goals(ns.episodes, ns.seed)
-            meta = {"command": "vjepa2 eval " + " ".join(argv or sys.argv[1:]),
-                    "checkpoint": ns.checkpoint, "preset": ns.preset or "bringup default",
-                    "hold_margin": ns.hold_margin, "gripper_margin": ns.gripper_margin,
-                    "state_alpha": ns.state_alpha, "switch_patience": ns.switch_patience,
-                    "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                    "errors": errors}
+            meta = {
+                "command": "vjepa2 eval " + " ".join(argv or sys.argv[1:]),
+                "checkpoint": ns.checkpoint,
+                "preset": ns.preset or "bringup default",
+                "hold_margin": ns.hold_margin,
+                "gripper_margin": ns.gripper_margin,
+                "state_alpha": ns.state_alpha,
+                "switch_patience": ns.switch_patience,
+                "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                "errors": errors,
+            }
             for i in iterate(range(ns.episodes), desc=f"eval {task}", unit="episode"):
                 if stack is not None:
                     stack.check()
@@ -406,9 +562,16 @@ def main(argv: list[str] | None = None) -> int:
             if not episodes:
                 raise EvalError(f"{task}: no episode finished: {errors}")
             plots = plot_episodes(out, task, episodes)
-            print(f"[eval] {task}: {summaries[task]}\n[eval] wrote {out}/{task}.md, .json, "
-                  + ", ".join(str(p) for p in plots) + (f"; {len(errors)} episode(s) not "
-                  f"counted (cell faults): {errors}" if errors else ""), flush=True)
+            print(
+                f"[eval] {task}: {summaries[task]}\n[eval] wrote {out}/{task}.md, .json, "
+                + ", ".join(str(p) for p in plots)
+                + (
+                    f"; {len(errors)} episode(s) not counted (cell faults): {errors}"
+                    if errors
+                    else ""
+                ),
+                flush=True,
+            )
         if summaries:
             print(f"[eval] summary figure: {write_run_summary(out, summaries)}", flush=True)
         if "reach" in tasks and not ns.no_landscape:
@@ -420,12 +583,21 @@ def main(argv: list[str] | None = None) -> int:
             c.move_to(T.START_XYZ)
             obs_rgb, state, offset = c.rgb(c.fresh_image()), c.state(), goal_xyz - c.gt("ee")[:3]
             chosen = _chosen_action(c, goal_rgb)
-            p = energy_landscape(ns.checkpoint, obs_rgb, goal_rgb, state, offset,
-                                 out / "reach_landscape.png", chosen=chosen)
+            p = energy_landscape(
+                ns.checkpoint,
+                obs_rgb,
+                goal_rgb,
+                state,
+                offset,
+                out / "reach_landscape.png",
+                chosen=chosen,
+            )
             print(f"[eval] wrote {p}")
     except KeyboardInterrupt:
-        print("\n[eval] interrupted: stopping the stack; finished tasks' results are kept",
-              file=sys.stderr)
+        print(
+            "\n[eval] interrupted: stopping the stack; finished tasks' results are kept",
+            file=sys.stderr,
+        )
         return 130
     finally:
         if c is not None:

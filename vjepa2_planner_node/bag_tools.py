@@ -37,11 +37,23 @@ DEFAULT_TOPICS = [
     "/planner/ee_delta",
 ]
 LATCHED_PREFIXES = ("/goals/",)
-KNOWN_MSG_PACKAGES = frozenset({
-    "std_msgs", "sensor_msgs", "geometry_msgs", "builtin_interfaces", "vjepa2_interfaces",
-    "diagnostic_msgs", "visualization_msgs", "rosgraph_msgs", "action_msgs",
-    "rcl_interfaces", "tf2_msgs", "nav_msgs", "unique_identifier_msgs",
-})
+KNOWN_MSG_PACKAGES = frozenset(
+    {
+        "std_msgs",
+        "sensor_msgs",
+        "geometry_msgs",
+        "builtin_interfaces",
+        "vjepa2_interfaces",
+        "diagnostic_msgs",
+        "visualization_msgs",
+        "rosgraph_msgs",
+        "action_msgs",
+        "rcl_interfaces",
+        "tf2_msgs",
+        "nav_msgs",
+        "unique_identifier_msgs",
+    }
+)
 
 
 class BagReadError(RuntimeError):
@@ -70,8 +82,10 @@ def message_class(type_name: str) -> type:
     if len(parts) != 3 or parts[1] != "msg" or not all(p.isidentifier() for p in parts):
         raise ValueError(f"bad message type name {type_name!r} (want pkg/msg/Type)")
     if parts[0] not in KNOWN_MSG_PACKAGES:
-        raise ValueError(f"message package {parts[0]!r} of {type_name!r} is not a known "
-                         f"message package ({', '.join(sorted(KNOWN_MSG_PACKAGES))})")
+        raise ValueError(
+            f"message package {parts[0]!r} of {type_name!r} is not a known "
+            f"message package ({', '.join(sorted(KNOWN_MSG_PACKAGES))})"
+        )
     cls = getattr(importlib.import_module(f"{parts[0]}.{parts[1]}"), parts[2], None)
     if cls is None:
         raise ValueError(f"no message type {type_name!r}")
@@ -147,11 +161,15 @@ def record(
             now = time.monotonic()
             if pending:
                 subscribe_available()
-            if t_end is None and duration is not None and (
-                    not pending or now > t_start + discovery_s):
+            if (
+                t_end is None
+                and duration is not None
+                and (not pending or now > t_start + discovery_s)
+            ):
                 if pending:
-                    node.get_logger().warning(f"not published yet: {pending}; recording "
-                                              "them if they appear")
+                    node.get_logger().warning(
+                        f"not published yet: {pending}; recording them if they appear"
+                    )
                 t_end = now + duration
             ex.spin_once(timeout_sec=0.05)
     finally:
@@ -168,9 +186,13 @@ def record_main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="vjepa2 record", description="record topics to MCAP")
     ap.add_argument("-o", "--output", default=time.strftime("bags/vjepa2_%Y%m%d_%H%M%S"))
     ap.add_argument("--topics", nargs="+", default=DEFAULT_TOPICS)
-    ap.add_argument("--duration", type=float, default=None,
-                    help="seconds to record, counted from when the topics are subscribed "
-                    "(default: until Ctrl-C)")
+    ap.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="seconds to record, counted from when the topics are subscribed "
+        "(default: until Ctrl-C)",
+    )
     ns = ap.parse_args(argv)
     Path(ns.output).parent.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
@@ -210,8 +232,7 @@ def read_bag_checked(
                             continue
                     out.append((conn.topic, conn.msgtype, stamp, raw))
             except Exception as e:
-                problems.append(f"read error after {len(out)} messages: "
-                                f"{type(e).__name__}: {e}")
+                problems.append(f"read error after {len(out)} messages: {type(e).__name__}: {e}")
     except Exception as e:
         raise BagReadError(f"cannot open bag {path}: {type(e).__name__}: {e}") from None
     for topic, n in sorted(undecodable.items()):
@@ -303,8 +324,12 @@ def replay_main(argv: list[str] | None = None) -> int:
     ap.add_argument("bag")
     ap.add_argument("--topics", nargs="+", default=None)
     ap.add_argument("--rate", type=float, default=1.0)
-    ap.add_argument("--wait", type=float, default=2.0,
-                    help="seconds to wait for subscribers of every topic before starting")
+    ap.add_argument(
+        "--wait",
+        type=float,
+        default=2.0,
+        help="seconds to wait for subscribers of every topic before starting",
+    )
     ns = ap.parse_args(argv)
     if not Path(ns.bag).is_dir():
         print(f"vjepa2 replay: {ns.bag} is not a rosbag2 directory", file=sys.stderr)
@@ -314,8 +339,7 @@ def replay_main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     problems: list[str] = []
     try:
-        n = replay(ns.bag, ns.topics, ns.rate, stop, wait_subscribers=ns.wait,
-                   problems=problems)
+        n = replay(ns.bag, ns.topics, ns.rate, stop, wait_subscribers=ns.wait, problems=problems)
     except (BagReadError, ValueError) as e:
         print(f"vjepa2 replay: {e}", file=sys.stderr)
         return 2
@@ -326,8 +350,12 @@ def replay_main(argv: list[str] | None = None) -> int:
 
 
 # -- closed-loop replay (planner tests) ----------------------------------------------
-INPUT_TOPICS = ["/camera/image_raw", "/franka/ee_state", "/franka/current_pose",
-                "/camera/camera_info"]
+INPUT_TOPICS = [
+    "/camera/image_raw",
+    "/franka/ee_state",
+    "/franka/current_pose",
+    "/camera/camera_info",
+]
 
 
 def _stamp_ns(ts: Any, msgtype: str, raw: bytes) -> int:
@@ -394,8 +422,13 @@ def replay_closed_loop(
 
     from rclpy.callback_groups import ReentrantCallbackGroup
 
-    server = ActionServer(node, ExecuteDelta, "/franka/execute_delta", execute,
-                          callback_group=ReentrantCallbackGroup())
+    server = ActionServer(
+        node,
+        ExecuteDelta,
+        "/franka/execute_delta",
+        execute,
+        callback_group=ReentrantCallbackGroup(),
+    )
     time.sleep(1.0)  # discovery of the new publishers / action server
     offset = time.monotonic() - inputs[0][2] * 1e-9
     last_state: bytes | None = None

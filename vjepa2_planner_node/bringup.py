@@ -50,9 +50,20 @@ from vjepa2_world_model.resources import data_root
 REPO_ROOT = data_root()  # the checkout, or <prefix>/share/vjepa2 when installed
 CONFIG_DIR = REPO_ROOT / "config"
 PACKAGE = "vjepa2"
-LAUNCH_ARGUMENTS = ("robot_ip", "use_sim", "checkpoint", "device", "camera_topic",
-                    "goals_dir", "rviz", "preset", "namespace", "params_file",
-                    "foxglove", "foxglove_port")
+LAUNCH_ARGUMENTS = (
+    "robot_ip",
+    "use_sim",
+    "checkpoint",
+    "device",
+    "camera_topic",
+    "goals_dir",
+    "rviz",
+    "preset",
+    "namespace",
+    "params_file",
+    "foxglove",
+    "foxglove_port",
+)
 BOOLEAN_ARGUMENTS = ("use_sim", "rviz", "foxglove")
 _SUB = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TYPES = {"str": str, "float": float, "int": int, "bool": bool}
@@ -121,8 +132,11 @@ def find_config(name: str, config_dir: Path | None = None) -> Path:
     cdir = config_dir or share_dir() / "config"
     path = cdir / f"{name}.yaml"
     if not path.is_file():
-        have = sorted(p.stem for p in cdir.glob("*.yaml")
-                      if "processes" in (yaml.safe_load(p.read_text()) or {}))
+        have = sorted(
+            p.stem
+            for p in cdir.glob("*.yaml")
+            if "processes" in (yaml.safe_load(p.read_text()) or {})
+        )
         raise ValueError(f"no bringup named {name!r} (have: {have})")
     return path
 
@@ -137,8 +151,13 @@ def _arg_spec(name: str, value: Any) -> ArgSpec:
     if kind not in _TYPES:
         raise ValueError(f"argument {name!r}: unknown type {kind!r}")
     choices = value.get("choices")
-    return ArgSpec(name, value["default"], str(value.get("description", "")),
-                   [str(c) for c in choices] if choices else None, kind)
+    return ArgSpec(
+        name,
+        value["default"],
+        str(value.get("description", "")),
+        [str(c) for c in choices] if choices else None,
+        kind,
+    )
 
 
 def load_bringup(name: str, config_dir: Path | None = None) -> Bringup:
@@ -195,8 +214,11 @@ def _substitute(value: Any, args: dict[str, Any]) -> Any:
 def validate_arguments(args: dict[str, Any], specs: dict[str, ArgSpec] | None = None) -> None:
     """Fail before anything starts, naming the bad argument (types values in place)."""
     for name, spec in (specs or {}).items():
-        if spec.choices and name in args and str(args[name]).lower() not in [
-                c.lower() for c in spec.choices]:
+        if (
+            spec.choices
+            and name in args
+            and str(args[name]).lower() not in [c.lower() for c in spec.choices]
+        ):
             raise ParamError(name, f"{args[name]!r} is not one of {spec.choices}")
     if "device" in args:
         check_device(str(args["device"]), "device")
@@ -214,8 +236,9 @@ def validate_arguments(args: dict[str, Any], specs: dict[str, ArgSpec] | None = 
         from vjepa2_world_model.planning.presets import PRESETS
 
         if str(args["preset"]) not in PRESETS:
-            raise ParamError("preset", f"unknown planning preset {args['preset']!r} "
-                                       f"(known: {sorted(PRESETS)})")
+            raise ParamError(
+                "preset", f"unknown planning preset {args['preset']!r} (known: {sorted(PRESETS)})"
+            )
     numbers = {n for n, s in (specs or {}).items() if s.type in ("float", "int")}
     for name in sorted(numbers | {"hold_margin", "gripper_margin"}):
         if name in args:
@@ -237,13 +260,15 @@ def _check_port(args: dict[str, Any]) -> None:
     except (TypeError, ValueError):
         port = -1
     if not 0 <= port < 65536 or str(port) != str(args["foxglove_port"]).strip():
-        raise ParamError("foxglove_port", f"must be a port number 0..65535, got "
-                                          f"{args['foxglove_port']!r}")
+        raise ParamError(
+            "foxglove_port", f"must be a port number 0..65535, got {args['foxglove_port']!r}"
+        )
     args["foxglove_port"] = port
 
 
-def argument_values(bringup: Bringup, overrides: dict[str, Any] | None = None,
-                    share: Path | str | None = None) -> dict[str, Any]:
+def argument_values(
+    bringup: Bringup, overrides: dict[str, Any] | None = None, share: Path | str | None = None
+) -> dict[str, Any]:
     """Defaults (``${share}`` expanded) updated by ``overrides``, validated and typed."""
     share = str(share or share_dir())
     args = {}
@@ -252,10 +277,10 @@ def argument_values(bringup: Bringup, overrides: dict[str, Any] | None = None,
         args[k] = v.replace("${share}", share) if isinstance(v, str) else v
     for k, v in (overrides or {}).items():
         if k not in args:
-            raise ParamError(k, f"unknown argument of bringup {bringup.name!r} "
-                                f"(known: {sorted(args)})")
-        args[k] = parse_value(v) if isinstance(v, str) and bringup.specs[k].type != "str" \
-            else v
+            raise ParamError(
+                k, f"unknown argument of bringup {bringup.name!r} (known: {sorted(args)})"
+            )
+        args[k] = parse_value(v) if isinstance(v, str) and bringup.specs[k].type != "str" else v
     for k, spec in bringup.specs.items():  # a path or topic that YAML would type: keep text
         if spec.type == "str" and not isinstance(args[k], bool):
             args[k] = str(args[k])
@@ -279,14 +304,20 @@ def resolve(bringup: Bringup, overrides: dict[str, Any] | None = None) -> list[P
         if not condition_holds(p, args):
             continue
         pip = bool(p.get("pip", True))
-        out.append(ProcessSpec(
-            name=p["name"], executable=p.get("executable", p["name"]),
-            module=p.get("module", ""), package=p.get("package", PACKAGE),
-            parameters=_substitute(p.get("parameters") or {}, args),
-            arguments=[str(a) for a in _substitute(p.get("arguments") or [], text_args)],
-            pip=pip, required=bool(p.get("required", True)),
-            params_file=str(args["params_file"]) if pip and args.get("params_file") else None,
-            namespace=str(args.get("namespace", "") or "")))
+        out.append(
+            ProcessSpec(
+                name=p["name"],
+                executable=p.get("executable", p["name"]),
+                module=p.get("module", ""),
+                package=p.get("package", PACKAGE),
+                parameters=_substitute(p.get("parameters") or {}, args),
+                arguments=[str(a) for a in _substitute(p.get("arguments") or [], text_args)],
+                pip=pip,
+                required=bool(p.get("required", True)),
+                params_file=str(args["params_file"]) if pip and args.get("params_file") else None,
+                namespace=str(args.get("namespace", "") or ""),
+            )
+        )
     return out
 
 
@@ -319,8 +350,11 @@ def _stop_all(procs: list[tuple[ProcessSpec, subprocess.Popen]], grace_s: float)
         try:
             p.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            print(f"[bringup] {spec.name} did not stop in {grace_s:.0f} s: killing it",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[bringup] {spec.name} did not stop in {grace_s:.0f} s: killing it",
+                file=sys.stderr,
+                flush=True,
+            )
             p.kill()
             p.wait()
 
@@ -342,8 +376,10 @@ def run(specs: list[ProcessSpec], grace_s: float = 10.0) -> int:
     try:
         skipped = [s for s in specs if not s.pip or not s.module]
         for spec in skipped:
-            print(f"[bringup] skipping {spec.name}: not runnable without a ROS install",
-                  file=sys.stderr)
+            print(
+                f"[bringup] skipping {spec.name}: not runnable without a ROS install",
+                file=sys.stderr,
+            )
         for spec in specs:
             if spec in skipped:
                 continue
@@ -358,8 +394,12 @@ def run(specs: list[ProcessSpec], grace_s: float = 10.0) -> int:
                     continue
                 running.remove((spec, p))
                 if spec.required:
-                    print(f"[bringup] required process {spec.name} exited with code {rc}; "
-                          "stopping the others", file=sys.stderr, flush=True)
+                    print(
+                        f"[bringup] required process {spec.name} exited with code {rc}; "
+                        "stopping the others",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     return rc if rc != 0 else 1
                 print(f"[bringup] {spec.name} exited with code {rc}", file=sys.stderr)
             time.sleep(0.2)
@@ -379,8 +419,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("name", help="bringup name (config/NAME.yaml) or a bringup .yaml path")
     ap.add_argument("args", nargs="*", help="launch arguments as name:=value")
     ap.add_argument("--print", action="store_true", help="print the processes and exit")
-    ap.add_argument("--show-args", action="store_true",
-                    help="print the arguments with their descriptions and exit")
+    ap.add_argument(
+        "--show-args",
+        action="store_true",
+        help="print the arguments with their descriptions and exit",
+    )
     ns = ap.parse_intermixed_args(argv)
     overrides = {}
     for a in ns.args:
@@ -393,8 +436,10 @@ def main(argv: list[str] | None = None) -> int:
         if ns.show_args:
             for spec in b.specs.values():
                 choices = f" (choices: {', '.join(spec.choices)})" if spec.choices else ""
-                print(f"    '{spec.name}':\n        {spec.description}{choices}\n"
-                      f"        (default: '{spec.default_text()}')")
+                print(
+                    f"    '{spec.name}':\n        {spec.description}{choices}\n"
+                    f"        (default: '{spec.default_text()}')"
+                )
             return 0
         specs = resolve(b, overrides)
     except ValueError as e:

@@ -54,15 +54,33 @@ FOXGLOVE_PARAMS = {
     "republish_s": 1.0,
 }
 
-STATUS_SCHEMA = {"type": "object", "properties": {
-    k: {"type": t} for k, t in (
-        ("state", "string"), ("step", "integer"), ("step_budget", "integer"),
-        ("goal_index", "integer"), ("num_goals", "integer"), ("goal_name", "string"),
-        ("energy", "number"), ("plan_ms", "number"), ("execute_ms", "number"),
-        ("step_ms", "number"), ("message", "string"))}}
-ENERGY_SCHEMA = {"type": "object", "properties": {
-    "energy": {"type": "number"}, "step": {"type": "integer"},
-    "goal_index": {"type": "integer"}}}
+STATUS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        k: {"type": t}
+        for k, t in (
+            ("state", "string"),
+            ("step", "integer"),
+            ("step_budget", "integer"),
+            ("goal_index", "integer"),
+            ("num_goals", "integer"),
+            ("goal_name", "string"),
+            ("energy", "number"),
+            ("plan_ms", "number"),
+            ("execute_ms", "number"),
+            ("step_ms", "number"),
+            ("message", "string"),
+        )
+    },
+}
+ENERGY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "energy": {"type": "number"},
+        "step": {"type": "integer"},
+        "goal_index": {"type": "integer"},
+    },
+}
 
 
 def _ts(stamp: Any) -> fm.Timestamp:
@@ -77,14 +95,24 @@ def raw_image(msg: Image, frame_id: str) -> fm.RawImage:
     """A ROS Image as a Foxglove RawImage (rgb8; other encodings converted)."""
     rgb = image_msg_to_rgb8(msg)
     h, w = rgb.shape[:2]
-    return fm.RawImage(timestamp=_ts(msg.header.stamp), frame_id=frame_id, width=w,
-                       height=h, encoding="rgb8", step=3 * w, data=rgb.tobytes())
+    return fm.RawImage(
+        timestamp=_ts(msg.header.stamp),
+        frame_id=frame_id,
+        width=w,
+        height=h,
+        encoding="rgb8",
+        step=3 * w,
+        data=rgb.tobytes(),
+    )
 
 
 def _pose(p: Any) -> fm.Pose:
-    return fm.Pose(position=fm.Vector3(x=p.position.x, y=p.position.y, z=p.position.z),
-                   orientation=fm.Quaternion(x=p.orientation.x, y=p.orientation.y,
-                                             z=p.orientation.z, w=p.orientation.w))
+    return fm.Pose(
+        position=fm.Vector3(x=p.position.x, y=p.position.y, z=p.position.z),
+        orientation=fm.Quaternion(
+            x=p.orientation.x, y=p.orientation.y, z=p.orientation.z, w=p.orientation.w
+        ),
+    )
 
 
 def _color(c: Any) -> fm.Color:
@@ -97,49 +125,85 @@ def scene_entities(markers: MarkerArray, default_frame: str) -> list[fm.SceneEnt
     for m in markers.markers:
         kw: dict[str, Any] = {}
         if m.type == Marker.LINE_STRIP:
-            kw["lines"] = [fm.LinePrimitive(
-                type=fm.LinePrimitiveLineType.LineStrip, pose=_pose(m.pose),
-                thickness=m.scale.x, color=_color(m.color),
-                points=[fm.Point3(x=p.x, y=p.y, z=p.z) for p in m.points])]
+            kw["lines"] = [
+                fm.LinePrimitive(
+                    type=fm.LinePrimitiveLineType.LineStrip,
+                    pose=_pose(m.pose),
+                    thickness=m.scale.x,
+                    color=_color(m.color),
+                    points=[fm.Point3(x=p.x, y=p.y, z=p.z) for p in m.points],
+                )
+            ]
         elif m.type == Marker.SPHERE:
-            kw["spheres"] = [fm.SpherePrimitive(
-                pose=_pose(m.pose), size=fm.Vector3(x=m.scale.x, y=m.scale.y, z=m.scale.z),
-                color=_color(m.color))]
+            kw["spheres"] = [
+                fm.SpherePrimitive(
+                    pose=_pose(m.pose),
+                    size=fm.Vector3(x=m.scale.x, y=m.scale.y, z=m.scale.z),
+                    color=_color(m.color),
+                )
+            ]
         elif m.type == Marker.TEXT_VIEW_FACING:
-            kw["texts"] = [fm.TextPrimitive(pose=_pose(m.pose), billboard=True,
-                                            font_size=m.scale.z, color=_color(m.color),
-                                            text=m.text)]
+            kw["texts"] = [
+                fm.TextPrimitive(
+                    pose=_pose(m.pose),
+                    billboard=True,
+                    font_size=m.scale.z,
+                    color=_color(m.color),
+                    text=m.text,
+                )
+            ]
         else:
             continue
-        entities.append(fm.SceneEntity(timestamp=_ts(m.header.stamp),
-                                       frame_id=m.header.frame_id or default_frame,
-                                       id=f"{m.ns}/{m.id}", **kw))
+        entities.append(
+            fm.SceneEntity(
+                timestamp=_ts(m.header.stamp),
+                frame_id=m.header.frame_id or default_frame,
+                id=f"{m.ns}/{m.id}",
+                **kw,
+            )
+        )
     return entities
 
 
 def status_dict(msg: Any) -> dict[str, Any]:
     """PlannerStatus as JSON-friendly dict (NaN -> null)."""
-    return {"state": msg.state, "step": int(msg.step), "step_budget": int(msg.step_budget),
-            "goal_index": int(msg.goal_index), "num_goals": int(msg.num_goals),
-            "goal_name": msg.goal_name, "energy": _finite(msg.energy),
-            "plan_ms": _finite(msg.plan_ms), "execute_ms": _finite(msg.execute_ms),
-            "step_ms": _finite(msg.step_ms), "message": msg.message}
+    return {
+        "state": msg.state,
+        "step": int(msg.step),
+        "step_budget": int(msg.step_budget),
+        "goal_index": int(msg.goal_index),
+        "num_goals": int(msg.num_goals),
+        "goal_name": msg.goal_name,
+        "energy": _finite(msg.energy),
+        "plan_ms": _finite(msg.plan_ms),
+        "execute_ms": _finite(msg.execute_ms),
+        "step_ms": _finite(msg.step_ms),
+        "message": msg.message,
+    }
 
 
-def _json_service(name: str, request_props: dict[str, Any],
-                  handler: Callable[[dict[str, Any]], dict[str, Any]]) -> foxglove.Service:
+def _json_service(
+    name: str, request_props: dict[str, Any], handler: Callable[[dict[str, Any]], dict[str, Any]]
+) -> foxglove.Service:
     """A JSON-encoded Foxglove service whose handler maps a request dict to a reply dict."""
-    schema = foxglove.Schema(name=f"{name}_Request", encoding="jsonschema",
-                             data=json.dumps({"type": "object",
-                                              "properties": request_props}).encode())
+    schema = foxglove.Schema(
+        name=f"{name}_Request",
+        encoding="jsonschema",
+        data=json.dumps({"type": "object", "properties": request_props}).encode(),
+    )
 
     def call(req: foxglove.ServiceRequest) -> bytes:
         body = json.loads(req.payload.decode() or "{}") if req.payload else {}
         return json.dumps(handler(body)).encode()
 
-    return foxglove.Service(name, schema=foxglove.ServiceSchema(
-        name.strip("/").replace("/", "_"),
-        request=foxglove.MessageSchema(encoding="json", schema=schema)), handler=call)
+    return foxglove.Service(
+        name,
+        schema=foxglove.ServiceSchema(
+            name.strip("/").replace("/", "_"),
+            request=foxglove.MessageSchema(encoding="json", schema=schema),
+        ),
+        handler=call,
+    )
 
 
 class FoxgloveBridge(Node):
@@ -175,23 +239,29 @@ class FoxgloveBridge(Node):
         self.create_subscription(Image, "/goals/active_image", self._on_goal, LATCHED_QOS)
         self.create_subscription(MarkerArray, "/planner/planned_motion", self._on_markers, 10)
         self.create_subscription(PoseStamped, "/franka/current_pose", self._on_pose, 10)
-        self.create_subscription(PlannerStatus, "/planner/status", self._on_status,
-                                 STATUS_QOS)
+        self.create_subscription(PlannerStatus, "/planner/status", self._on_status, STATUS_QOS)
         self._ros_clients = {
             "list": self.create_client(ListGoals, "/goals/list", callback_group=group),
             "capture": self.create_client(CaptureGoal, "/goals/capture", callback_group=group),
             "set": self.create_client(SetGoal, "/goals/set_active", callback_group=group),
-            "stop": self.create_client(Trigger, "/planner/stop", callback_group=group)}
-        self.plan_client = ActionClient(self, PlanToGoal, "/planner/plan_to_goal",
-                                        callback_group=group)
+            "stop": self.create_client(Trigger, "/planner/stop", callback_group=group),
+        }
+        self.plan_client = ActionClient(
+            self, PlanToGoal, "/planner/plan_to_goal", callback_group=group
+        )
         self.server = foxglove.start_server(
-            name="vjepa2", host=str(p["host"]), port=int(p["port"]),
-            capabilities=[foxglove.Capability.Services], supported_encodings=["json"],
-            services=self._foxglove_services())
+            name="vjepa2",
+            host=str(p["host"]),
+            port=int(p["port"]),
+            capabilities=[foxglove.Capability.Services],
+            supported_encodings=["json"],
+            services=self._foxglove_services(),
+        )
         self.create_timer(float(p["republish_s"]), self._republish)
         self.get_logger().info(
             f"Foxglove WebSocket server on ws://{p['host']}:{self.server.port} "
-            "(Foxglove app: Open connection -> Foxglove WebSocket)")
+            "(Foxglove app: Open connection -> Foxglove WebSocket)"
+        )
 
     # -- topics -> channels ----------------------------------------------------------
     def _on_camera(self, msg: Image) -> None:
@@ -210,16 +280,21 @@ class FoxgloveBridge(Node):
             self.ch_motion.log(fm.SceneUpdate(entities=entities))
 
     def _on_pose(self, msg: PoseStamped) -> None:
-        self.ch_pose.log(fm.PoseInFrame(timestamp=_ts(msg.header.stamp),
-                                        frame_id=msg.header.frame_id or self.p["base_frame"],
-                                        pose=_pose(msg.pose)))
+        self.ch_pose.log(
+            fm.PoseInFrame(
+                timestamp=_ts(msg.header.stamp),
+                frame_id=msg.header.frame_id or self.p["base_frame"],
+                pose=_pose(msg.pose),
+            )
+        )
 
     def _on_status(self, msg: Any) -> None:
         st = status_dict(msg)
         self._log_latched("status", self.ch_status, st)
         if st["energy"] is not None:
-            self.ch_energy.log({"energy": st["energy"], "step": st["step"],
-                                "goal_index": st["goal_index"]})
+            self.ch_energy.log(
+                {"energy": st["energy"], "step": st["step"], "goal_index": st["goal_index"]}
+            )
 
     def _log_latched(self, key: str, channel: Any, message: Any) -> None:
         with self._fx_lock:
@@ -254,9 +329,14 @@ class FoxgloveBridge(Node):
             return {"names": list(res.names), "active": res.active}
 
         def capture(req: dict) -> dict:
-            res = self._call("capture", self._srv["capture"].Request(
-                name=str(req.get("name", "")), overwrite=bool(req.get("overwrite", False)),
-                set_active=bool(req.get("set_active", True))))
+            res = self._call(
+                "capture",
+                self._srv["capture"].Request(
+                    name=str(req.get("name", "")),
+                    overwrite=bool(req.get("overwrite", False)),
+                    set_active=bool(req.get("set_active", True)),
+                ),
+            )
             return {"success": res.success, "message": res.message, "path": res.path}
 
         def select(req: dict) -> dict:
@@ -274,13 +354,21 @@ class FoxgloveBridge(Node):
 
         return [
             _json_service("/goals/list", {}, list_goals),
-            _json_service("/goals/capture", {"name": string, "overwrite": boolean,
-                                             "set_active": boolean}, capture),
+            _json_service(
+                "/goals/capture",
+                {"name": string, "overwrite": boolean, "set_active": boolean},
+                capture,
+            ),
             _json_service("/goals/set_active", {"name": string}, select),
-            _json_service("/planner/plan", {
-                "goal_names": {"type": "array", "items": string},
-                "step_budgets": {"type": "array", "items": {"type": "integer"}},
-                "energy_threshold": {"type": "number"}}, plan),
+            _json_service(
+                "/planner/plan",
+                {
+                    "goal_names": {"type": "array", "items": string},
+                    "step_budgets": {"type": "array", "items": {"type": "integer"}},
+                    "energy_threshold": {"type": "number"},
+                },
+                plan,
+            ),
             _json_service("/planner/stop", {}, stop),
         ]
 
@@ -289,7 +377,8 @@ class FoxgloveBridge(Node):
         goal = self._PlanToGoal.Goal(
             goal_names=[str(n) for n in req.get("goal_names", [])],
             step_budgets=[int(b) for b in req.get("step_budgets", [])],
-            energy_threshold=float(req.get("energy_threshold", 0.0)))
+            energy_threshold=float(req.get("energy_threshold", 0.0)),
+        )
         if not self.plan_client.wait_for_server(timeout_sec=2.0):
             raise RuntimeError("planner action /planner/plan_to_goal is not available")
         fut = self.plan_client.send_goal_async(goal)
@@ -301,8 +390,10 @@ class FoxgloveBridge(Node):
         handle = fut.result()
         if handle.accepted:
             self._plan_handle = handle
-        return {"accepted": bool(handle.accepted),
-                "message": "planning" if handle.accepted else "rejected (already planning?)"}
+        return {
+            "accepted": bool(handle.accepted),
+            "message": "planning" if handle.accepted else "rejected (already planning?)",
+        }
 
     def destroy_node(self) -> None:
         self.server.stop()

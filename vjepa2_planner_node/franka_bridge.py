@@ -135,22 +135,38 @@ class FrankaBridge(Node):
             workspace_min=tuple(float(v) for v in p["workspace_min"]),
             workspace_max=tuple(float(v) for v in p["workspace_max"]),
             max_translation=float(p["max_translation"]),
-            max_rotation=float(p["max_rotation"]), mode=str(p["safety_mode"]))
+            max_rotation=float(p["max_rotation"]),
+            mode=str(p["safety_mode"]),
+        )
         limits = MotionLimits(
             max_linear_vel=float(p["max_linear_vel"]),
             max_angular_vel=float(p["max_angular_vel"]),
-            min_duration=float(p["min_duration"]), stop_time=float(p["stop_time"]),
-            default_timeout=float(p["command_timeout"]), max_timeout=float(p["max_timeout"]),
-            tracking_tolerance=float(p["tracking_tolerance"]))
-        if not min(limits.max_linear_vel, limits.max_angular_vel, limits.stop_time,
-                   limits.tracking_tolerance) > 0:
-            raise ValueError("max_linear_vel, max_angular_vel, stop_time and "
-                             "tracking_tolerance must be > 0")
+            min_duration=float(p["min_duration"]),
+            stop_time=float(p["stop_time"]),
+            default_timeout=float(p["command_timeout"]),
+            max_timeout=float(p["max_timeout"]),
+            tracking_tolerance=float(p["tracking_tolerance"]),
+        )
+        if (
+            not min(
+                limits.max_linear_vel,
+                limits.max_angular_vel,
+                limits.stop_time,
+                limits.tracking_tolerance,
+            )
+            > 0
+        ):
+            raise ValueError(
+                "max_linear_vel, max_angular_vel, stop_time and tracking_tolerance must be > 0"
+            )
         if not 0 < limits.default_timeout <= limits.max_timeout < 1e6:
             raise ValueError("need 0 < command_timeout <= max_timeout < 1e6 s")
         gripper = GripperConfig(
-            threshold=float(p["gripper_threshold"]), grasp_width=float(p["grasp_width"]),
-            grasp_force=float(p["grasp_force"]), speed=float(p["gripper_speed"]))
+            threshold=float(p["gripper_threshold"]),
+            grasp_width=float(p["grasp_width"]),
+            grasp_force=float(p["grasp_force"]),
+            speed=float(p["gripper_speed"]),
+        )
 
         # Stop/resume + state publishing: their own node, spun by its own executor thread
         # (``io_node``), so no load on the action server can delay them.
@@ -163,25 +179,40 @@ class FrankaBridge(Node):
         self.pub_status = io.create_publisher(String, "/franka/status", 10)
         self.pub_events = io.create_publisher(String, "/franka/safety_events", 10)
         self._status_lock = threading.Lock()
-        self.controller = FrankaController(str(p["robot_ip"]), safety, limits, gripper,
-                                           log=self._log)
+        self.controller = FrankaController(
+            str(p["robot_ip"]), safety, limits, gripper, log=self._log
+        )
         self._cancels = CancelRegistry()
         group = ReentrantCallbackGroup()
         from vjepa2_interfaces.action import ExecuteDelta
 
         self._ExecuteDelta = ExecuteDelta
         self.action_server = ActionServer(
-            self, ExecuteDelta, str(p["action_name"]), execute_callback=self._on_execute,
-            goal_callback=lambda _g: GoalResponse.ACCEPT, cancel_callback=self._on_cancel,
-            callback_group=group, result_timeout=300, **action_service_qos())
-        io.create_service(Trigger, "/franka/stop", self._on_stop,
-                          callback_group=MutuallyExclusiveCallbackGroup())
-        io.create_service(Trigger, "/franka/resume", self._on_resume,
-                          callback_group=MutuallyExclusiveCallbackGroup())
-        io.create_timer(1.0 / float(p["publish_rate"]), self._publish_state,
-                        callback_group=MutuallyExclusiveCallbackGroup())
-        io.create_timer(1.0, self._publish_status,
-                        callback_group=MutuallyExclusiveCallbackGroup())
+            self,
+            ExecuteDelta,
+            str(p["action_name"]),
+            execute_callback=self._on_execute,
+            goal_callback=lambda _g: GoalResponse.ACCEPT,
+            cancel_callback=self._on_cancel,
+            callback_group=group,
+            result_timeout=300,
+            **action_service_qos(),
+        )
+        io.create_service(
+            Trigger, "/franka/stop", self._on_stop, callback_group=MutuallyExclusiveCallbackGroup()
+        )
+        io.create_service(
+            Trigger,
+            "/franka/resume",
+            self._on_resume,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
+        io.create_timer(
+            1.0 / float(p["publish_rate"]),
+            self._publish_state,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
+        io.create_timer(1.0, self._publish_status, callback_group=MutuallyExclusiveCallbackGroup())
         self._last_status = ""
         if start:
             self.start()
@@ -190,7 +221,8 @@ class FrankaBridge(Node):
         """Connect to the robot (the controller's threads) and go."""
         self.controller.start()
         self.get_logger().info(
-            f"franka_bridge: robot {self.p['robot_ip']}, action {self.p['action_name']}")
+            f"franka_bridge: robot {self.p['robot_ip']}, action {self.p['action_name']}"
+        )
 
     # ----------------------------------------------------------------- logging
     def _log(self, level: str, msg: str) -> None:
@@ -217,7 +249,8 @@ class FrankaBridge(Node):
         pose.header.stamp, pose.header.frame_id = stamp, frame
         t = snap.O_T_EE
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (
-            float(v) for v in t[:3, 3])
+            float(v) for v in t[:3, 3]
+        )
         x, y, z, w = Rotation.from_matrix(t[:3, :3]).as_quat()
         o = pose.pose.orientation
         o.x, o.y, o.z, o.w = float(x), float(y), float(z), float(w)
@@ -300,8 +333,7 @@ class FrankaBridge(Node):
             self._cancels.release(key)
         self._publish_status_if_changed()
         result = self._ExecuteDelta.Result()
-        result.success, result.clamped, result.message = bool(r.success), bool(r.clamped), \
-            r.message
+        result.success, result.clamped, result.message = bool(r.success), bool(r.clamped), r.message
         executed = r.executed if r.executed is not None else np.zeros(7)
         result.executed.header.frame_id = self.p["base_frame"]
         result.executed.header.stamp = self.get_clock().now().to_msg()
@@ -376,11 +408,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         node = FrankaBridge(start=False)
         if own.wait_for_sim.strip().lower() in ("true", "1", "yes", "on") and not wait_for_sim(
-                signals, own.wait_for_sim_timeout, str(node.p["robot_ip"])):
+            signals, own.wait_for_sim_timeout, str(node.p["robot_ip"])
+        ):
             if signals.stop_reason():
                 raise KeyboardInterrupt
-            print(f"franka_bridge: no simulated robot listening after "
-                  f"{own.wait_for_sim_timeout:.0f} s; connecting anyway", file=sys.stderr)
+            print(
+                f"franka_bridge: no simulated robot listening after "
+                f"{own.wait_for_sim_timeout:.0f} s; connecting anyway",
+                file=sys.stderr,
+            )
         node.start()
     except KeyboardInterrupt:
         if node is not None:

@@ -73,11 +73,15 @@ def build_menu(goal_names: list[str]) -> tuple[list[MenuEntry], dict[int, MenuAc
     """Menu entries (ids from 1, all top level) and what each id does."""
     entries, actions = [], {}
     items = [(SET_PREFIX + n, MenuAction("set", n)) for n in goal_names]
-    items += [(MENU_CAPTURE, MenuAction("capture")), (MENU_PLAN, MenuAction("plan")),
-              (MENU_STOP, MenuAction("stop"))]
+    items += [
+        (MENU_CAPTURE, MenuAction("capture")),
+        (MENU_PLAN, MenuAction("plan")),
+        (MENU_STOP, MenuAction("stop")),
+    ]
     for i, (title, act) in enumerate(items, start=1):
-        entries.append(MenuEntry(id=i, parent_id=0, title=title, command="",
-                                 command_type=MenuEntry.FEEDBACK))
+        entries.append(
+            MenuEntry(id=i, parent_id=0, title=title, command="", command_type=MenuEntry.FEEDBACK)
+        )
         actions[i] = act
     return entries, actions
 
@@ -113,10 +117,12 @@ class GoalSelectorNode(Node):
         self.server_id = f"{self.get_fully_qualified_name()}/{uuid.uuid4().hex[:8]}"
         self.seq = 0
         self.update_pub = self.create_publisher(InteractiveMarkerUpdate, f"{ns}/update", 100)
-        self.create_subscription(InteractiveMarkerFeedback, f"{ns}/feedback", self._on_feedback,
-                                 100)
-        self.create_service(GetInteractiveMarkers, f"{ns}/get_interactive_markers",
-                            self._srv_get_markers)
+        self.create_subscription(
+            InteractiveMarkerFeedback, f"{ns}/feedback", self._on_feedback, 100
+        )
+        self.create_service(
+            GetInteractiveMarkers, f"{ns}/get_interactive_markers", self._srv_get_markers
+        )
         self.create_timer(1.0, self._keep_alive)
         self.plan_client = ActionClient(self, PlanToGoal, p["plan_action"])
         self.stop_client = self.create_client(Trigger, p["stop_service"])
@@ -203,8 +209,9 @@ class GoalSelectorNode(Node):
     def _marker(self) -> InteractiveMarker:
         names = self.library.names()
         entries, self._menu_actions = build_menu(names)
-        im = InteractiveMarker(name="goal_menu", scale=0.2,
-                               description=f"goal: {self.active or '(none)'}")
+        im = InteractiveMarker(
+            name="goal_menu", scale=0.2, description=f"goal: {self.active or '(none)'}"
+        )
         im.header.frame_id = self.p["marker_frame"]
         x, y, z = (float(v) for v in self.p["marker_xyz"])
         im.pose.position.x, im.pose.position.y, im.pose.position.z = x, y, z
@@ -214,22 +221,32 @@ class GoalSelectorNode(Node):
         box.scale.x = box.scale.y = box.scale.z = 0.08
         box.color.r, box.color.g, box.color.b, box.color.a = 0.2, 0.4, 0.9, 0.8
         box.pose.orientation.w = 1.0
-        ctrl = InteractiveMarkerControl(name="menu", interaction_mode=InteractiveMarkerControl.MENU,
-                                        always_visible=True, markers=[box])
+        ctrl = InteractiveMarkerControl(
+            name="menu",
+            interaction_mode=InteractiveMarkerControl.MENU,
+            always_visible=True,
+            markers=[box],
+        )
         ctrl.orientation.w = 1.0
         im.controls = [ctrl]
         return im
 
     def _publish_markers(self) -> None:
         self.seq += 1
-        upd = InteractiveMarkerUpdate(server_id=self.server_id, seq_num=self.seq,
-                                      type=InteractiveMarkerUpdate.UPDATE,
-                                      markers=[self._marker()])
+        upd = InteractiveMarkerUpdate(
+            server_id=self.server_id,
+            seq_num=self.seq,
+            type=InteractiveMarkerUpdate.UPDATE,
+            markers=[self._marker()],
+        )
         self.update_pub.publish(upd)
 
     def _keep_alive(self) -> None:
-        self.update_pub.publish(InteractiveMarkerUpdate(
-            server_id=self.server_id, seq_num=self.seq, type=InteractiveMarkerUpdate.KEEP_ALIVE))
+        self.update_pub.publish(
+            InteractiveMarkerUpdate(
+                server_id=self.server_id, seq_num=self.seq, type=InteractiveMarkerUpdate.KEEP_ALIVE
+            )
+        )
 
     def _srv_get_markers(self, _req, res):
         res.sequence_number = self.seq
@@ -280,8 +297,7 @@ class GoalSelectorNode(Node):
 def main(argv: list[str] | None = None) -> int:
     from vjepa2_planner_node.ros_common import init_process, run_nodes
 
-    signals = init_process("goal_selector",
-                           sys.argv if argv is None else ["goal_selector", *argv])
+    signals = init_process("goal_selector", sys.argv if argv is None else ["goal_selector", *argv])
     try:
         node = GoalSelectorNode()
     except ParamError as e:

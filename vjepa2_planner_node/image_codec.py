@@ -57,12 +57,12 @@ def check_image_size(height: int, width: int, what: str = "image") -> None:
     if h <= 0 or w <= 0:
         raise ImageLimitError(f"{what} height/width must be positive, got {h}x{w}")
     if max(h, w) > MAX_IMAGE_SIDE:
-        raise ImageLimitError(
-            f"{what} is {h}x{w} px: a side above the {MAX_IMAGE_SIDE} px limit")
+        raise ImageLimitError(f"{what} is {h}x{w} px: a side above the {MAX_IMAGE_SIDE} px limit")
     if max(h, w) / min(h, w) > MAX_IMAGE_ASPECT:
         raise ImageLimitError(
             f"{what} is {h}x{w} px: aspect ratio {max(h, w) / min(h, w):.1f} above the "
-            f"{MAX_IMAGE_ASPECT:g} limit")
+            f"{MAX_IMAGE_ASPECT:g} limit"
+        )
 
 
 def encoding_info(encoding: str) -> tuple[np.dtype, int]:

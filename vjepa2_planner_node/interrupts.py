@@ -63,8 +63,11 @@ class ShutdownSignals:
     def _handle(self, signum: int, _frame: object) -> None:
         self.count += 1
         if self.count > 1:
-            os.write(2, f"[{self.name}] {signal.Signals(signum).name} again: still stopping "
-                        "(cleanup continues)\n".encode())
+            os.write(
+                2,
+                f"[{self.name}] {signal.Signals(signum).name} again: still stopping "
+                "(cleanup continues)\n".encode(),
+            )
             return
         self.reason = signal.Signals(signum).name
         self.requested.set()

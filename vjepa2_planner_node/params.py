@@ -137,9 +137,15 @@ class CEMSettings:
         from vjepa2_world_model.planning import get_preset
 
         overrides: dict[str, object] = {
-            k: int(v) for k, v in (("horizon", self.horizon), ("num_samples", self.samples),
-                                   ("iterations", self.iterations), ("top_k", self.elites))
-            if int(v) > 0}
+            k: int(v)
+            for k, v in (
+                ("horizon", self.horizon),
+                ("num_samples", self.samples),
+                ("iterations", self.iterations),
+                ("top_k", self.elites),
+            )
+            if int(v) > 0
+        }
         overrides["seed"] = int(self.seed)
         for name in ("hold_margin", "gripper_margin"):
             v = float(getattr(self, name))

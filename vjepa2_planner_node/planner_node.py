@@ -122,16 +122,23 @@ class PlannerNode(Node):
         check_positive(p["execute_timeout_s"], "execute_timeout_s")
         self.core = core
         self.library = GoalLibrary(p["goals_dir"])
-        self.cem = CEMSettings(preset=str(p["preset"]), horizon=int(p["horizon"]),
-                               samples=int(p["samples"]), iterations=int(p["iterations"]),
-                               elites=int(p["elites"]), seed=int(p["seed"]),
-                               hold_margin=float(p["hold_margin"]),
-                               gripper_margin=float(p["gripper_margin"]),
-                               state_alpha=float(p["state_alpha"]), readout=str(p["readout"]))
+        self.cem = CEMSettings(
+            preset=str(p["preset"]),
+            horizon=int(p["horizon"]),
+            samples=int(p["samples"]),
+            iterations=int(p["iterations"]),
+            elites=int(p["elites"]),
+            seed=int(p["seed"]),
+            hold_margin=float(p["hold_margin"]),
+            gripper_margin=float(p["gripper_margin"]),
+            state_alpha=float(p["state_alpha"]),
+            readout=str(p["readout"]),
+        )
         self.cem.planner_config()  # fail now (naming the parameter) if the preset is bad
         if int(p["switch_patience"]) < 0 or float(p["switch_min_improvement"]) < 0:
-            raise ParamError("switch_patience", "switch_patience and switch_min_improvement "
-                             "must be >= 0")
+            raise ParamError(
+                "switch_patience", "switch_patience and switch_min_improvement must be >= 0"
+            )
         self.readout = None
         if self.cem.state_alpha < 0:
             raise ParamError("state_alpha", f"must be >= 0, got {self.cem.state_alpha}")
@@ -154,18 +161,27 @@ class PlannerNode(Node):
         from vjepa2_interfaces.msg import EEDelta
 
         self.delta_pub = self.create_publisher(EEDelta, "~/ee_delta", 10)
-        self.create_subscription(String, p["active_goal_name_topic"], self._on_active_name,
-                                 LATCHED_QOS)
+        self.create_subscription(
+            String, p["active_goal_name_topic"], self._on_active_name, LATCHED_QOS
+        )
         io_group = ReentrantCallbackGroup()
-        self.exec_client = ActionClient(self, ExecuteDelta, p["execute_action"],
-                                        callback_group=io_group)
+        self.exec_client = ActionClient(
+            self, ExecuteDelta, p["execute_action"], callback_group=io_group
+        )
         self.server = ActionServer(
-            self, PlanToGoal, "~/plan_to_goal", execute_callback=self._execute,
-            goal_callback=self._on_goal, cancel_callback=self._on_cancel,
-            callback_group=ReentrantCallbackGroup(), result_timeout=120,
-            **action_service_qos())
-        self.create_service(Trigger, "~/stop", self._on_stop,
-                            callback_group=MutuallyExclusiveCallbackGroup())
+            self,
+            PlanToGoal,
+            "~/plan_to_goal",
+            execute_callback=self._execute,
+            goal_callback=self._on_goal,
+            cancel_callback=self._on_cancel,
+            callback_group=ReentrantCallbackGroup(),
+            result_timeout=120,
+            **action_service_qos(),
+        )
+        self.create_service(
+            Trigger, "~/stop", self._on_stop, callback_group=MutuallyExclusiveCallbackGroup()
+        )
         self._publish_status(StepReport(0, 0, "", IDLE, message="ready"))
         self.get_logger().info(f"ready: {self.get_fully_qualified_name()}/plan_to_goal serves")
 
@@ -266,15 +282,15 @@ class PlannerNode(Node):
         req = goal_handle.request
         try:
             goals = self._resolve_goals(req)
-            budgets = expand_budgets(len(goals), list(req.step_budgets),
-                                     int(self.p["step_budget"]))
+            budgets = expand_budgets(len(goals), list(req.step_budgets), int(self.p["step_budget"]))
         except (ValueError, KeyError, OSError) as e:
             goal_handle.abort()
             result.message = f"bad goal request: {e}"
             self._publish_status(StepReport(0, 0, "", "failed", message=result.message))
             return result
-        threshold = req.energy_threshold if req.energy_threshold > 0 else float(
-            self.p["energy_threshold"])
+        threshold = (
+            req.energy_threshold if req.energy_threshold > 0 else float(self.p["energy_threshold"])
+        )
         self._request_ctx = (len(goals), sum(budgets))
 
         def cancelled() -> bool:
@@ -284,9 +300,14 @@ class PlannerNode(Node):
             self._publish_status(r)
             if r.state == "step_done":
                 fb = self._PlanToGoal.Feedback(
-                    step=r.step, goal_index=r.goal_index, goal_name=r.goal_name,
-                    energy=float(r.energy), plan_ms=r.plan_ms, execute_ms=r.execute_ms,
-                    step_ms=r.step_ms)
+                    step=r.step,
+                    goal_index=r.goal_index,
+                    goal_name=r.goal_name,
+                    energy=float(r.energy),
+                    plan_ms=r.plan_ms,
+                    execute_ms=r.execute_ms,
+                    step_ms=r.step_ms,
+                )
                 fb.action = array_to_ee_delta(r.action, self.p["base_frame"])
                 goal_handle.publish_feedback(fb)
 
@@ -294,17 +315,29 @@ class PlannerNode(Node):
         run = GoalRun(
             observe=self._observe,
             observed_energy=lambda obs, zg: self.core.observed_energy(obs.z, zg),
-            plan=make_planner(self.core, self.cem.planner_config(),
-                              self.cem.state_energy(self.readout)),
+            plan=make_planner(
+                self.core, self.cem.planner_config(), self.cem.state_energy(self.readout)
+            ),
             execute=lambda a: self._execute_delta(a, cancelled),
-            cancelled=cancelled, report=report,
+            cancelled=cancelled,
+            report=report,
             hold_timeout_s=hold_timeout if hold_timeout > 0 else math.inf,
-            fault=self._bridge_fault)
-        out = run_goals(run, goals, budgets, threshold, int(self.p["switch_patience"]),
-                        float(self.p["switch_min_improvement"]))
+            fault=self._bridge_fault,
+        )
+        out = run_goals(
+            run,
+            goals,
+            budgets,
+            threshold,
+            int(self.p["switch_patience"]),
+            float(self.p["switch_min_improvement"]),
+        )
         result.success, result.final_energy = out.success, float(out.final_energy)
         result.steps, result.goals_reached, result.message = (
-            out.steps, out.goals_reached, out.message)
+            out.steps,
+            out.goals_reached,
+            out.message,
+        )
         if self._shutting_down and not out.success:
             result.message = f"planner shutting down ({self._shutting_down}): {out.message}"
         if out.state == "canceled" and goal_handle.is_cancel_requested:
@@ -317,8 +350,9 @@ class PlannerNode(Node):
 
     def _observe(self, after_seq: int) -> Observation | str:
         """A frame received after the last executed motion, or why there is none."""
-        obs = self.core.obs.wait_for_frame(after_seq, self._last_exec_done,
-                                           self.core.obs.stale_after)
+        obs = self.core.obs.wait_for_frame(
+            after_seq, self._last_exec_done, self.core.obs.stale_after
+        )
         if isinstance(obs, str):
             return obs
         self._obs_stamp_ns = obs.stamp_ns
@@ -327,10 +361,13 @@ class PlannerNode(Node):
     def _execute_delta(self, action: np.ndarray, cancelled) -> ExecutionResult:
         goal = self._ExecuteDelta.Goal(
             # header.stamp = stamp of the camera frame this delta was planned from
-            delta=array_to_ee_delta(action, self.p["base_frame"],
-                                    Time(sec=self._obs_stamp_ns // 10**9,
-                                         nanosec=self._obs_stamp_ns % 10**9)),
-            timeout=float(self.p["execute_timeout_s"]))
+            delta=array_to_ee_delta(
+                action,
+                self.p["base_frame"],
+                Time(sec=self._obs_stamp_ns // 10**9, nanosec=self._obs_stamp_ns % 10**9),
+            ),
+            timeout=float(self.p["execute_timeout_s"]),
+        )
         self.delta_pub.publish(goal.delta)  # commands are recorded as a topic too
         if not self.exec_client.wait_for_server(timeout_sec=2.0):
             return ExecutionResult(False, f"no ExecuteDelta server at {self.p['execute_action']}")
@@ -355,8 +392,12 @@ class PlannerNode(Node):
                 handle.cancel_goal_async()
                 return ExecutionResult(False, "bridge timed out")
             r = res_future.result().result
-            return ExecutionResult(bool(r.success), r.message, bool(r.clamped),
-                                   state=np.asarray(r.state) if len(r.state) else None)
+            return ExecutionResult(
+                bool(r.success),
+                r.message,
+                bool(r.clamped),
+                state=np.asarray(r.state) if len(r.state) else None,
+            )
         finally:
             self._last_exec_done = time.monotonic()
 
@@ -391,12 +432,18 @@ class PlannerNode(Node):
     def _publish_status(self, r: StepReport) -> None:
         n_goals, budget = getattr(self, "_request_ctx", (0, 0))
         msg = self._Status(
-            state="executing" if r.state == "step_done" else r.state, step=r.step,
-            step_budget=budget, goal_index=r.goal_index, num_goals=n_goals,
+            state="executing" if r.state == "step_done" else r.state,
+            step=r.step,
+            step_budget=budget,
+            goal_index=r.goal_index,
+            num_goals=n_goals,
             goal_name=r.goal_name,
             energy=float(r.energy if not math.isnan(r.energy) else r.observed_energy),
-            plan_ms=float(r.plan_ms), execute_ms=float(r.execute_ms), step_ms=float(r.step_ms),
-            message=r.message)
+            plan_ms=float(r.plan_ms),
+            execute_ms=float(r.execute_ms),
+            step_ms=float(r.step_ms),
+            message=r.message,
+        )
         if r.state == "step_done":
             msg.state = "executing"
             msg.ros_overhead_ms = float(r.step_ms - r.plan_ms - r.execute_ms)
@@ -419,8 +466,10 @@ class PlannerNode(Node):
         m.pose.orientation.w = 1.0
         m.scale.z = 0.04
         m.color.r = m.color.g = m.color.b = m.color.a = 1.0
-        m.text = (f"{st.state}  goal {st.goal_index + 1}/{st.num_goals} {st.goal_name}  "
-                  f"step {st.step}/{st.step_budget}  E={st.energy:.4f}  {st.message}")
+        m.text = (
+            f"{st.state}  goal {st.goal_index + 1}/{st.num_goals} {st.goal_name}  "
+            f"step {st.step}/{st.step_budget}  E={st.energy:.4f}  {st.message}"
+        )
         self.motion_pub.publish(MarkerArray(markers=[m]))
 
     def _publish_motion(self, actions: np.ndarray) -> None:

@@ -43,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{out / name}.png: hand at {np.round(sim.ee_state7()[:3], 3).tolist()}")
     finally:
         sim.close()
-    (out / "scene.yaml").write_text(yaml.safe_dump({**SCENE, "targets": TARGETS},
-                                                   sort_keys=False))
+    (out / "scene.yaml").write_text(yaml.safe_dump({**SCENE, "targets": TARGETS}, sort_keys=False))
     return 0
 
 

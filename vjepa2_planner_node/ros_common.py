@@ -25,17 +25,23 @@ from rclpy.qos import (  # noqa: E402
 )
 
 # Camera: keep only the newest frame; reliable so the sim/replay frames are not dropped.
-CAMERA_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
-                        reliability=ReliabilityPolicy.RELIABLE)
-LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
-                         reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+CAMERA_QOS = QoSProfile(
+    depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE
+)
+LATCHED_QOS = QoSProfile(
+    depth=1,
+    history=HistoryPolicy.KEEP_LAST,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
 # Status streams: reliable, and the last few kept for subscribers that join later (a
 # viewer started after the planner still gets its "ready").
-STATUS_QOS = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
-                        reliability=ReliabilityPolicy.RELIABLE,
-                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
+STATUS_QOS = QoSProfile(
+    depth=10,
+    history=HistoryPolicy.KEEP_LAST,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
 
 
 def action_service_qos() -> dict[str, Any]:
@@ -44,10 +50,14 @@ def action_service_qos() -> dict[str, Any]:
     rclpy's default (services profile, keep last 10) silently drops requests beyond the
     10th of a burst: 100 goals sent at once got 13 answers.  Pass as ``**kwargs``.
     """
-    qos = QoSProfile(depth=1000, history=HistoryPolicy.KEEP_LAST,
-                     reliability=ReliabilityPolicy.RELIABLE)
-    return {"goal_service_qos_profile": qos, "result_service_qos_profile": qos,
-            "cancel_service_qos_profile": qos}
+    qos = QoSProfile(
+        depth=1000, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE
+    )
+    return {
+        "goal_service_qos_profile": qos,
+        "result_service_qos_profile": qos,
+        "cancel_service_qos_profile": qos,
+    }
 
 
 class ActionClient(_RclpyActionClient):
@@ -156,8 +166,11 @@ def tcp_sockets(host: str | None, ports: tuple[int, ...], state: str) -> int:
             lines = f.read().splitlines()[1:]
     except OSError:
         return 0
-    return sum(1 for line in lines
-               if len(cols := line.split()) > 3 and cols[1] in local and cols[3] == state)
+    return sum(
+        1
+        for line in lines
+        if len(cols := line.split()) > 3 and cols[1] in local and cols[3] == state
+    )
 
 
 def init_process(name: str, args: list[str] | None) -> ShutdownSignals:
@@ -175,8 +188,12 @@ def init_process(name: str, args: list[str] | None) -> ShutdownSignals:
     return signals
 
 
-def run_nodes(nodes: list[Node], signals: ShutdownSignals | None = None,
-              executor: Any = None, grace_s: float = 8.0) -> str:
+def run_nodes(
+    nodes: list[Node],
+    signals: ShutdownSignals | None = None,
+    executor: Any = None,
+    grace_s: float = 8.0,
+) -> str:
     """Spin ``nodes`` until a signal, the parent's exit, a node's ``fatal``/``failed`` or
     an external shutdown; then stop them in order. Returns why it stopped.
 
@@ -211,8 +228,11 @@ def run_nodes(nodes: list[Node], signals: ShutdownSignals | None = None,
                 if hasattr(n, "begin_shutdown"):
                     n.begin_shutdown(why)
             deadline = time.monotonic() + grace_s
-            while time.monotonic() < deadline and rclpy.ok() and not all(
-                    getattr(n, "shutdown_ready", lambda: True)() for n in nodes):
+            while (
+                time.monotonic() < deadline
+                and rclpy.ok()
+                and not all(getattr(n, "shutdown_ready", lambda: True)() for n in nodes)
+            ):
                 ex.spin_once(timeout_sec=0.05)
             flush = time.monotonic() + 0.3  # let the last results / status messages out
             while time.monotonic() < flush and rclpy.ok():

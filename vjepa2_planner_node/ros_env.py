@@ -54,9 +54,7 @@ def workspace_prefixes() -> list[Path]:
         return []
     if (WS_INSTALL / "share" / "ament_index").is_dir():  # --merge-install
         return [WS_INSTALL]
-    return sorted(
-        p for p in WS_INSTALL.iterdir() if (p / "share" / "ament_index").is_dir()
-    )
+    return sorted(p for p in WS_INSTALL.iterdir() if (p / "share" / "ament_index").is_dir())
 
 
 def ensure_ros_env() -> None:

@@ -167,8 +167,11 @@ class SimCellNode(Node):
 
         self._mj = mujoco
         self.model = mujoco.MjModel.from_xml_string(build_scene_xml(self.cfg))
-        self.renderer = OffscreenRenderer(self.model, shadows=bool(self.cfg["render"]["shadows"]),
-                                          composites=stacked_views(self.cfg["cameras"]))
+        self.renderer = OffscreenRenderer(
+            self.model,
+            shadows=bool(self.cfg["render"]["shadows"]),
+            composites=stacked_views(self.cfg["cameras"]),
+        )
         self._kin = mujoco.MjData(self.model)
         self._site = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, TCP_SITE)
         self._qadr_obj = object_qpos_addresses(self.model)
@@ -185,17 +188,20 @@ class SimCellNode(Node):
             self.get_logger().info(f"scene laid out from {p['scene_file']}: {self._scene}")
         self.get_logger().info(
             f"franky-sim server up on {p['hostname']} (pid {self.server.pid}); "
-            f"camera {p['camera']} {p['width']}x{p['height']} @ {p['camera_rate']} Hz")
+            f"camera {p['camera']} {p['width']}x{p['height']} @ {p['camera_rate']} Hz"
+        )
 
         self.pub_img = self.create_publisher(Image, p["camera_topic"], CAMERA_QOS)
         self.pub_info = self.create_publisher(CameraInfo, p["camera_info_topic"], CAMERA_QOS)
         cam = self.cfg["cameras"][p["camera"]]
         if "stack" in cam:  # a stacked view: the intrinsics of its first (top) camera
             cam = self.cfg["cameras"][cam["stack"][0][0]]
-        self.info_msg = camera_info(int(p["width"]), int(p["height"]), float(cam["fovy"]),
-                                    p["camera_frame"])
-        self.pub_obj = {n: self.create_publisher(PoseStamped, f"/sim/{n}/pose", 10)
-                        for n in OBJECT_NAMES}
+        self.info_msg = camera_info(
+            int(p["width"]), int(p["height"]), float(cam["fovy"]), p["camera_frame"]
+        )
+        self.pub_obj = {
+            n: self.create_publisher(PoseStamped, f"/sim/{n}/pose", 10) for n in OBJECT_NAMES
+        }
         self.pub_ee = self.create_publisher(PoseStamped, "/sim/ee_pose", 10)
         self.pub_ee7 = self.create_publisher(Float64MultiArray, "/sim/ee_state", 10)
         self.pub_js = self.create_publisher(JointState, "/sim/joint_states", 10)
@@ -229,8 +235,11 @@ class SimCellNode(Node):
             self.get_logger().info(f"no scene file {path}: random object placement")
             return {}
         data = yaml.safe_load(Path(path).read_text()) or {}
-        return {n: [float(v) for v in data[f"{n}_xy"]] for n in OBJECT_NAMES
-                if isinstance(data.get(f"{n}_xy"), list)}
+        return {
+            n: [float(v) for v in data[f"{n}_xy"]]
+            for n in OBJECT_NAMES
+            if isinstance(data.get(f"{n}_xy"), list)
+        }
 
     def _initial_poses(self) -> dict[str, np.ndarray]:
         poses = sample_object_poses(self.cfg, self.rng)
@@ -280,7 +289,9 @@ class SimCellNode(Node):
         _, t, qpos = self.server.snapshot()
         stamp, frame = self._stamp(t), self.p["base_frame"]
         for name, a in self._qadr_obj.items():
-            self.pub_obj[name].publish(_pose_msg(qpos[a:a + 3], qpos[a + 3:a + 7], frame, stamp))
+            self.pub_obj[name].publish(
+                _pose_msg(qpos[a : a + 3], qpos[a + 3 : a + 7], frame, stamp)
+            )
         d = self._kin
         d.qpos[:] = qpos
         self._mj.mj_kinematics(self.model, d)
@@ -291,7 +302,8 @@ class SimCellNode(Node):
         self.pub_ee.publish(_pose_msg(pos, quat, frame, stamp))
         width = float(qpos[self._joint_qadr[7]] + qpos[self._joint_qadr[8]])
         self.pub_ee7.publish(
-            Float64MultiArray(data=state7_from_pose(pos, rot, gripper_closure(width)).tolist()))
+            Float64MultiArray(data=state7_from_pose(pos, rot, gripper_closure(width)).tolist())
+        )
         js = JointState()
         js.header.stamp = stamp
         js.name = list(self._joint_names)
@@ -301,7 +313,8 @@ class SimCellNode(Node):
     def _place(self, poses: dict[str, np.ndarray]) -> str:
         placed = self.server.place(poses)
         return "; ".join(
-            f"{n}: [{', '.join(f'{v:.3f}' for v in placed[n][:3])}]" for n in OBJECT_NAMES)
+            f"{n}: [{', '.join(f'{v:.3f}' for v in placed[n][:3])}]" for n in OBJECT_NAMES
+        )
 
     def _on_reset(self, _req: Trigger.Request, resp: Trigger.Response) -> Trigger.Response:
         try:
@@ -350,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     from vjepa2_planner_node.ros_common import init_process, run_nodes
 
     args = sys.argv[1:] if argv is None else list(argv)
-    own = args[:args.index("--ros-args")] if "--ros-args" in args else args
+    own = args[: args.index("--ros-args")] if "--ros-args" in args else args
     if "-h" in own or "--help" in own:
         print(__doc__)
         return 0

@@ -57,8 +57,9 @@ WORLD_MODEL_PARAMS = {
 class WorldModelNode(Node):
     """Thin ROS wrapper over a WorldModelCore (created from params unless given)."""
 
-    def __init__(self, core: WorldModelCore | None = None, name: str = "world_model",
-                 **kwargs) -> None:
+    def __init__(
+        self, core: WorldModelCore | None = None, name: str = "world_model", **kwargs
+    ) -> None:
         super().__init__(name, **kwargs)
         p = declare(self, WORLD_MODEL_PARAMS)
         self.p = p
@@ -67,17 +68,19 @@ class WorldModelNode(Node):
         stale = check_positive(p["stale_after_s"], "stale_after_s")
         if core is None:
             device = resolve_device(p["device"])
-            core = WorldModelCore(*load_encoder_and_predictor(p["checkpoint"], device),
-                                  device, stale)
+            core = WorldModelCore(
+                *load_encoder_and_predictor(p["checkpoint"], device), device, stale
+            )
             core.checkpoint = str(p["checkpoint"])
             self.get_logger().info(f"loaded {p['checkpoint']} on {device}")
         self.core = core
         self.core.obs.stale_after = stale
         if p["camera_topic"] == p["state_topic"]:
             raise ParamError("camera_topic", f"same topic as state_topic ({p['state_topic']})")
-        self._typed_topics = [(p["camera_topic"], "sensor_msgs/msg/Image", "camera_topic"),
-                              (p["state_topic"], "std_msgs/msg/Float64MultiArray",
-                               "state_topic")]
+        self._typed_topics = [
+            (p["camera_topic"], "sensor_msgs/msg/Image", "camera_topic"),
+            (p["state_topic"], "std_msgs/msg/Float64MultiArray", "state_topic"),
+        ]
         for topic, typ, param in self._typed_topics:
             check_topic_type(self, topic, typ, param, wait_s=1.0)
         self.fatal: str | None = None
@@ -87,14 +90,22 @@ class WorldModelNode(Node):
         self.frames_received = 0
         self.frames_rejected = 0
         group = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(Image, p["camera_topic"], self._on_image, CAMERA_QOS,
-                                 callback_group=group)
-        self.create_subscription(Float64MultiArray, p["state_topic"], self._on_state, 10,
-                                 callback_group=group)
-        self.create_subscription(Image, p["active_goal_topic"], self._on_active_goal,
-                                 LATCHED_QOS, callback_group=MutuallyExclusiveCallbackGroup())
-        self.create_subscription(String, p["active_goal_name_topic"],
-                                 self._on_active_name, LATCHED_QOS)
+        self.create_subscription(
+            Image, p["camera_topic"], self._on_image, CAMERA_QOS, callback_group=group
+        )
+        self.create_subscription(
+            Float64MultiArray, p["state_topic"], self._on_state, 10, callback_group=group
+        )
+        self.create_subscription(
+            Image,
+            p["active_goal_topic"],
+            self._on_active_goal,
+            LATCHED_QOS,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
+        self.create_subscription(
+            String, p["active_goal_name_topic"], self._on_active_name, LATCHED_QOS
+        )
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(float(p["diagnostics_period_s"]), self._publish_diagnostics)
 
@@ -150,7 +161,8 @@ class WorldModelNode(Node):
             return KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v))
 
         st.values = [
-            kv("encode_ms", self.core.encode_ms), kv("predict_ms", self.core.predict_ms),
+            kv("encode_ms", self.core.encode_ms),
+            kv("predict_ms", self.core.predict_ms),
             kv("frame_age_s", h.frame_age if math.isfinite(h.frame_age) else -1.0),
             kv("state_age_s", h.state_age if math.isfinite(h.state_age) else -1.0),
             kv("frames_received", self.frames_received),

@@ -87,8 +87,7 @@ def model_configs() -> dict[str, tuple[str, Any]]:
     return out
 
 
-def build_model(name: str, device: torch.device | str | None = None,
-                **overrides: Any) -> nn.Module:
+def build_model(name: str, device: torch.device | str | None = None, **overrides: Any) -> nn.Module:
     """Model from a config name (``vit_tiny``, ``ac_vit_giant``, ...); ``device="meta"``
     builds without allocating memory. ``overrides`` replace config fields."""
     configs = model_configs()
@@ -128,8 +127,9 @@ def _config_from_dict(cfg_cls: type, d: dict) -> Any:
 # ----------------------------------------------------------------------------- own format
 
 
-def save_model(model: nn.Module, path: str | Path, metadata: Mapping[str, Any] | None = None
-               ) -> Path:
+def save_model(
+    model: nn.Module, path: str | Path, metadata: Mapping[str, Any] | None = None
+) -> Path:
     """Write ``model`` as safetensors with kind + JSON config (+ ``metadata``) in the header.
 
     Non-string metadata values are stored as JSON.
@@ -155,17 +155,21 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as f:
             return dict(f.metadata() or {})
     except (SafetensorError, OSError) as e:
-        raise ValueError(f"{path} is not a readable safetensors file (truncated or corrupt?): "
-                         f"{e}") from None
+        raise ValueError(
+            f"{path} is not a readable safetensors file (truncated or corrupt?): {e}"
+        ) from None
 
 
-def load_model(path: str | Path, device: torch.device | str = "cpu",
-               dtype: torch.dtype | None = None) -> nn.Module:
+def load_model(
+    path: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype | None = None
+) -> nn.Module:
     """Rebuild the model saved by :func:`save_model` (kind from the metadata); eval mode."""
     meta = read_metadata(path)
     if meta.get("format") != FORMAT or "kind" not in meta or "config" not in meta:
-        raise ValueError(f"{path} is not a vjepa2 model file (no kind/config metadata); "
-                         "official .pt releases load with load_official_encoder/_ac")
+        raise ValueError(
+            f"{path} is not a vjepa2 model file (no kind/config metadata); "
+            "official .pt releases load with load_official_encoder/_ac"
+        )
     kinds = _kinds()
     if meta["kind"] not in kinds:
         raise ValueError(f"{path}: unknown model kind {meta['kind']!r}; known: {sorted(kinds)}")
@@ -179,16 +183,18 @@ def load_model(path: str | Path, device: torch.device | str = "cpu",
             for k in f.keys():  # noqa: SIM118
                 sd[k] = f.get_tensor(k)
     except (SafetensorError, OSError, RuntimeError) as e:
-        raise ValueError(f"{path}: cannot read the tensors (truncated or corrupt file?): "
-                         f"{e}") from None
+        raise ValueError(
+            f"{path}: cannot read the tensors (truncated or corrupt file?): {e}"
+        ) from None
     strict_load(model, sd, str(path))
     if dtype is not None:
         model = model.to(dtype)
     return model.eval()
 
 
-def load_pair(checkpoint: str | Path, device: torch.device | str = "cpu"
-              ) -> tuple[VisionTransformer, ACPredictor]:
+def load_pair(
+    checkpoint: str | Path, device: torch.device | str = "cpu"
+) -> tuple[VisionTransformer, ACPredictor]:
     """Load (encoder, ac_predictor) for planning from a directory, a file or a release .pt.
 
     A directory holds one encoder file and one AC-predictor file in the own format (e.g.
@@ -221,29 +227,34 @@ def load_pair(checkpoint: str | Path, device: torch.device | str = "cpu"
 # ----------------------------------------------------------------------------- official
 
 
-def strip_prefixes(sd: Mapping[str, Tensor], prefixes: tuple[str, ...] = PREFIXES
-                   ) -> dict[str, Tensor]:
+def strip_prefixes(
+    sd: Mapping[str, Tensor], prefixes: tuple[str, ...] = PREFIXES
+) -> dict[str, Tensor]:
     """Remove the first matching prefix (``module.backbone.``, ``module.``, ``backbone.``)."""
     out = {}
     for k, v in sd.items():
         for p in prefixes:
             if k.startswith(p):
-                k = k[len(p):]
+                k = k[len(p) :]
                 break
         out[k] = v
     return out
 
 
-def strict_load(model: nn.Module, sd: Mapping[str, Tensor], source: str,
-                assign: bool = True) -> None:
+def strict_load(
+    model: nn.Module, sd: Mapping[str, Tensor], source: str, assign: bool = True
+) -> None:
     """Load ``sd`` into a (meta or real) model; ValueError naming every bad key.
 
     ``assign=False`` copies into the existing parameters (keeps optimizer references)."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in sd]
     unexpected = [k for k in sd if k not in expected]
-    shapes = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(v.shape)}"
-              for k, v in expected.items() if k in sd and tuple(sd[k].shape) != tuple(v.shape)]
+    shapes = [
+        f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in sd and tuple(sd[k].shape) != tuple(v.shape)
+    ]
     if missing or unexpected or shapes:
         lines = [f"{source} does not match {type(model).__name__} ({len(expected)} keys):"]
 
@@ -263,12 +274,20 @@ def strict_load(model: nn.Module, sd: Mapping[str, Tensor], source: str,
             lines.append(f"  shape mismatches ({len(shapes)}):")
             lines += [f"    {s}" for s in shapes[:20]]
         raise ValueError("\n".join(lines))
-    nonfinite = [k for k, v in sd.items() if k in expected and isinstance(v, Tensor)
-                 and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    nonfinite = [
+        k
+        for k, v in sd.items()
+        if k in expected
+        and isinstance(v, Tensor)
+        and v.is_floating_point()
+        and not bool(torch.isfinite(v).all())
+    ]
     if nonfinite:
         more = f" ... and {len(nonfinite) - 10} more" if len(nonfinite) > 10 else ""
-        raise ValueError(f"{source}: non-finite (NaN/inf) values in {len(nonfinite)} "
-                         f"tensor(s): {', '.join(nonfinite[:10])}{more}")
+        raise ValueError(
+            f"{source}: non-finite (NaN/inf) values in {len(nonfinite)} "
+            f"tensor(s): {', '.join(nonfinite[:10])}{more}"
+        )
     model.load_state_dict(dict(sd), strict=True, assign=assign)
 
 
@@ -287,10 +306,13 @@ def _load_pt(src: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         if "weights_only" in str(e) or "Unsupported" in str(e):
-            raise ValueError(f"{path}: refused by torch.load(weights_only=True) (it holds "
-                             f"pickled objects, not only tensors): {e}") from None
-        raise ValueError(f"{path}: cannot read the checkpoint (truncated or corrupt?): "
-                         f"{type(e).__name__}: {e}") from None
+            raise ValueError(
+                f"{path}: refused by torch.load(weights_only=True) (it holds "
+                f"pickled objects, not only tensors): {e}"
+            ) from None
+        raise ValueError(
+            f"{path}: cannot read the checkpoint (truncated or corrupt?): {type(e).__name__}: {e}"
+        ) from None
     if not isinstance(ckpt, Mapping):
         raise ValueError(f"{path}: expected a dict of entries, got {type(ckpt).__name__}")
     return ckpt
@@ -310,16 +332,19 @@ def entries(ckpt: Mapping[str, Any]) -> list[str]:
 def _entry(ckpt: Mapping[str, Any], key: str, source: str) -> Mapping[str, Tensor]:
     if key in ckpt and isinstance(ckpt[key], Mapping):
         return ckpt[key]
-    raise ValueError(f"{source}: no entry {key!r}; entries holding weights: {entries(ckpt)} "
-                     f"(top-level keys: {sorted(map(str, ckpt))}); pick one with key=/--entry")
+    raise ValueError(
+        f"{source}: no entry {key!r}; entries holding weights: {entries(ckpt)} "
+        f"(top-level keys: {sorted(map(str, ckpt))}); pick one with key=/--entry"
+    )
 
 
 def drop_known_unused(sd: Mapping[str, Tensor], kind: str, source: str) -> dict[str, Tensor]:
     """``sd`` without the release's known-unused tensors of ``kind`` (logged by name)."""
     unused = [k for k in KNOWN_UNUSED[kind] if k in sd]
     if unused:
-        log.info("%s: ignoring known-unused tensor(s) of the release: %s", source,
-                 ", ".join(unused))
+        log.info(
+            "%s: ignoring known-unused tensor(s) of the release: %s", source, ", ".join(unused)
+        )
     return {k: v for k, v in sd.items() if k not in unused}
 
 
@@ -344,19 +369,22 @@ def _crop_ratio(transform: str | None) -> float | None:
     return TRANSFORMS[transform]
 
 
-def load_official_encoder(src: str | Path | Mapping[str, Any],
-                          config: str | EncoderConfig = "vit_giant",
-                          key: str = "encoder",
-                          dtype: torch.dtype | None = torch.float32,
-                          transform: str | None = None) -> VisionTransformer:
+def load_official_encoder(
+    src: str | Path | Mapping[str, Any],
+    config: str | EncoderConfig = "vit_giant",
+    key: str = "encoder",
+    dtype: torch.dtype | None = torch.float32,
+    transform: str | None = None,
+) -> VisionTransformer:
     """Encoder from a released ``.pt`` (or its loaded dict). ``key`` picks the entry
     (default ``encoder``, as the reference hub; ``target_encoder`` for the EMA copy);
     ``transform`` (``ac_notebook`` | ``eval``) sets the crop ratio (None: the config's).
     Strict but for ``KNOWN_UNUSED``; returns an eval-mode model."""
     source = _src_name(src)
     ckpt = _load_pt(src)
-    sd = drop_known_unused(strip_prefixes(_entry(ckpt, key, source)), "encoder",
-                           f"{source} [{key}]")
+    sd = drop_known_unused(
+        strip_prefixes(_entry(ckpt, key, source)), "encoder", f"{source} [{key}]"
+    )
     cfg = _resolve(config, ENCODER_CONFIGS, "encoder")
     ratio = _crop_ratio(transform)
     if ratio is not None:
@@ -366,32 +394,41 @@ def load_official_encoder(src: str | Path | Mapping[str, Any],
     return (model.to(dtype) if dtype is not None else model).eval()
 
 
-def load_official_ac(src: str | Path | Mapping[str, Any],
-                     encoder_config: str | EncoderConfig = "vit_giant",
-                     predictor_config: str | ACPredictorConfig = "ac_vit_giant",
-                     encoder_key: str = "encoder",
-                     dtype: torch.dtype | None = torch.float32,
-                     transform: str | None = "ac_notebook",
-                     ) -> tuple[VisionTransformer, ACPredictor]:
+def load_official_ac(
+    src: str | Path | Mapping[str, Any],
+    encoder_config: str | EncoderConfig = "vit_giant",
+    predictor_config: str | ACPredictorConfig = "ac_vit_giant",
+    encoder_key: str = "encoder",
+    dtype: torch.dtype | None = torch.float32,
+    transform: str | None = "ac_notebook",
+) -> tuple[VisionTransformer, ACPredictor]:
     """(encoder, AC predictor) from the released vjepa2-ac file: encoder from
     ``encoder_key`` (default ``encoder``), predictor from ``predictor``. The encoder gets
     the planning notebook's transform (resize + centre-crop, ratio 1.0) unless
     ``transform`` says otherwise (None: keep the config's). Strict, eval mode."""
     source = _src_name(src)
     ckpt = _load_pt(src)
-    enc = load_official_encoder(ckpt if isinstance(src, Mapping) else _Named(ckpt, source),
-                                encoder_config, encoder_key, dtype, transform)
-    sd = drop_known_unused(strip_prefixes(_entry(ckpt, "predictor", source)), "ac_predictor",
-                           f"{source} [predictor]")
+    enc = load_official_encoder(
+        ckpt if isinstance(src, Mapping) else _Named(ckpt, source),
+        encoder_config,
+        encoder_key,
+        dtype,
+        transform,
+    )
+    sd = drop_known_unused(
+        strip_prefixes(_entry(ckpt, "predictor", source)), "ac_predictor", f"{source} [predictor]"
+    )
     pred = _build(ACPredictor, _resolve(predictor_config, AC_CONFIGS, "AC predictor"))
     strict_load(pred, sd, f"{source} [predictor]")
     return enc, (pred.to(dtype) if dtype is not None else pred).eval()
 
 
-def load_official_mask_predictor(src: str | Path | Mapping[str, Any],
-                                 config: str | Any = "mp_vit_giant",
-                                 key: str = "predictor",
-                                 dtype: torch.dtype | None = torch.float32) -> nn.Module:
+def load_official_mask_predictor(
+    src: str | Path | Mapping[str, Any],
+    config: str | Any = "mp_vit_giant",
+    key: str = "predictor",
+    dtype: torch.dtype | None = torch.float32,
+) -> nn.Module:
     """The pretraining mask predictor from a released encoder file (``predictor`` entry).
     Its number of mask tokens (10 in the release) is read from the file; strict but for
     ``KNOWN_UNUSED``."""
@@ -399,13 +436,19 @@ def load_official_mask_predictor(src: str | Path | Mapping[str, Any],
 
     source = _src_name(src)
     ckpt = _load_pt(src)
-    sd = drop_known_unused(strip_prefixes(_entry(ckpt, key, source)), "mask_predictor",
-                           f"{source} [{key}]")
+    sd = drop_known_unused(
+        strip_prefixes(_entry(ckpt, key, source)), "mask_predictor", f"{source} [{key}]"
+    )
     cfg = _resolve(config, MASK_PREDICTOR_CONFIGS, "mask predictor")
     n_tokens = len({k.split(".")[1] for k in sd if k.startswith("mask_tokens.")})
     if n_tokens and n_tokens != cfg.num_mask_tokens:
-        log.info("%s [%s]: %d mask tokens in the file (config %d)", source, key, n_tokens,
-                 cfg.num_mask_tokens)
+        log.info(
+            "%s [%s]: %d mask tokens in the file (config %d)",
+            source,
+            key,
+            n_tokens,
+            cfg.num_mask_tokens,
+        )
         cfg = dataclasses.replace(cfg, num_mask_tokens=n_tokens)
     model = _build(MaskPredictor, cfg)
     strict_load(model, sd, f"{source} [{key}]")
@@ -423,10 +466,12 @@ class _Named(dict):
         return self.name
 
 
-def to_official_layout(encoder: VisionTransformer | None = None,
-                       predictor: nn.Module | None = None,
-                       prefix: str = "module.",
-                       unused: bool = False) -> dict[str, Any]:
+def to_official_layout(
+    encoder: VisionTransformer | None = None,
+    predictor: nn.Module | None = None,
+    prefix: str = "module.",
+    unused: bool = False,
+) -> dict[str, Any]:
     """The inverse of the official loaders (for tests and export): a dict shaped like the
     released files, parameter keys prefixed with ``prefix``; ``unused=True`` adds the
     release's unused position tables (``pos_embed`` etc.)."""
@@ -442,6 +487,6 @@ def to_official_layout(encoder: VisionTransformer | None = None,
         sd = {prefix + k: v for k, v in predictor.state_dict().items()}
         if unused and model_kind(predictor) == "mask_predictor":
             c = predictor.cfg
-            sd[prefix + "predictor_pos_embed"] = torch.zeros(1, c.grid ** 2 * 8, c.dim)
+            sd[prefix + "predictor_pos_embed"] = torch.zeros(1, c.grid**2 * 8, c.dim)
         out["predictor"] = sd
     return out

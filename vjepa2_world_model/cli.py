@@ -21,8 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cache-features": ("vjepa2_world_model.data.feature_cache:main", "build the feature cache"),
     "train-encoder": ("vjepa2_world_model.training.train_encoder:main", "V-JEPA pretraining"),
     "train-ac": ("vjepa2_world_model.training.train_ac:main", "train the AC predictor"),
-    "train-readout": ("vjepa2_world_model.training.train_readout:main",
-                      "train the state readout head (features -> 7-D state)"),
+    "train-readout": (
+        "vjepa2_world_model.training.train_readout:main",
+        "train the state readout head (features -> 7-D state)",
+    ),
     "sim-cell": ("vjepa2_planner_node.sim_cell:main", "simulated Franka cell (sim + camera)"),
     "eval": ("vjepa2_eval.run:main", "evaluate planning in the sim cell"),
     "demo": ("vjepa2_eval.demo:main", "simulated pick-and-place demo (shipped weights)"),

@@ -58,11 +58,18 @@ def detect_kind(ckpt: dict) -> str:
     return "encoder"
 
 
-def convert(src: str | Path, out_dir: str | Path, kind: str = "auto",
-            encoder_config: Any = "vit_giant", predictor_config: Any = "ac_vit_giant",
-            mask_predictor_config: Any = "mp_vit_giant", entry: str = "encoder",
-            transform: str | None = None, dtype: torch.dtype = torch.float32,
-            mask_predictor: bool = False) -> list[Path]:
+def convert(
+    src: str | Path,
+    out_dir: str | Path,
+    kind: str = "auto",
+    encoder_config: Any = "vit_giant",
+    predictor_config: Any = "ac_vit_giant",
+    mask_predictor_config: Any = "mp_vit_giant",
+    entry: str = "encoder",
+    transform: str | None = None,
+    dtype: torch.dtype = torch.float32,
+    mask_predictor: bool = False,
+) -> list[Path]:
     """Convert one released file into ``out_dir``; returns the written files."""
     src = Path(src)
     ckpt = ck._Named(ck._load_pt(src), str(src))
@@ -72,24 +79,34 @@ def convert(src: str | Path, out_dir: str | Path, kind: str = "auto",
     transform = transform or ("ac_notebook" if kind == "ac" else "eval")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    meta = {"source": src.name, "entry": entry, "transform": transform,
-            "crop_ratio": ck.TRANSFORMS.get(transform, None),
-            "converted_by": "vjepa2 convert"}
+    meta = {
+        "source": src.name,
+        "entry": entry,
+        "transform": transform,
+        "crop_ratio": ck.TRANSFORMS.get(transform, None),
+        "converted_by": "vjepa2 convert",
+    }
     written: list[Path] = []
     if kind == "ac":
-        enc, pred = ck.load_official_ac(ckpt, encoder_config, predictor_config, entry, dtype,
-                                        transform)
+        enc, pred = ck.load_official_ac(
+            ckpt, encoder_config, predictor_config, entry, dtype, transform
+        )
         written.append(ck.save_model(enc, out_dir / "encoder.safetensors", meta))
-        written.append(ck.save_model(pred, out_dir / "ac_predictor.safetensors",
-                                     {**meta, "entry": "predictor"}))
+        written.append(
+            ck.save_model(
+                pred, out_dir / "ac_predictor.safetensors", {**meta, "entry": "predictor"}
+            )
+        )
     else:
         enc = ck.load_official_encoder(ckpt, encoder_config, entry, dtype, transform)
         written.append(ck.save_model(enc, out_dir / "encoder.safetensors", meta))
         if mask_predictor:
-            mp = ck.load_official_mask_predictor(ckpt, mask_predictor_config, "predictor",
-                                                 dtype)
-            written.append(ck.save_model(mp, out_dir / "mask_predictor.safetensors",
-                                         {**meta, "entry": "predictor"}))
+            mp = ck.load_official_mask_predictor(ckpt, mask_predictor_config, "predictor", dtype)
+            written.append(
+                ck.save_model(
+                    mp, out_dir / "mask_predictor.safetensors", {**meta, "entry": "predictor"}
+                )
+            )
     return written
 
 
@@ -104,30 +121,56 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kind", default="auto", choices=["auto", "ac", "encoder"])
     ap.add_argument("--encoder-config", default="vit_giant", help=f"{sorted(ENCODER_CONFIGS)}")
     ap.add_argument("--predictor-config", default="ac_vit_giant", help=f"{sorted(AC_CONFIGS)}")
-    ap.add_argument("--mask-predictor-config", default="mp_vit_giant",
-                    help=f"{sorted(MASK_PREDICTOR_CONFIGS)}")
-    ap.add_argument("--encoder-set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override an encoder config field (repeatable)")
+    ap.add_argument(
+        "--mask-predictor-config", default="mp_vit_giant", help=f"{sorted(MASK_PREDICTOR_CONFIGS)}"
+    )
+    ap.add_argument(
+        "--encoder-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an encoder config field (repeatable)",
+    )
     ap.add_argument("--predictor-set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--mask-predictor-set", action="append", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--entry", default="encoder",
-                    help="entry holding the encoder (default encoder, as the reference hub; "
-                         "target_encoder = the EMA copy)")
-    ap.add_argument("--transform", default=None, choices=sorted(ck.TRANSFORMS),
-                    help="image transform (default: ac_notebook for the AC release, eval else)")
-    ap.add_argument("--mask-predictor", action="store_true",
-                    help="also convert the pretraining mask predictor (encoder files)")
+    ap.add_argument(
+        "--entry",
+        default="encoder",
+        help="entry holding the encoder (default encoder, as the reference hub; "
+        "target_encoder = the EMA copy)",
+    )
+    ap.add_argument(
+        "--transform",
+        default=None,
+        choices=sorted(ck.TRANSFORMS),
+        help="image transform (default: ac_notebook for the AC release, eval else)",
+    )
+    ap.add_argument(
+        "--mask-predictor",
+        action="store_true",
+        help="also convert the pretraining mask predictor (encoder files)",
+    )
     ap.add_argument("--dtype", default="float32", choices=sorted(DTYPES))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         files = convert(
-            args.src, args.out_dir, args.kind,
+            args.src,
+            args.out_dir,
+            args.kind,
             _config(args.encoder_config, ENCODER_CONFIGS, args.encoder_set, "encoder"),
             _config(args.predictor_config, AC_CONFIGS, args.predictor_set, "predictor"),
-            _config(args.mask_predictor_config, MASK_PREDICTOR_CONFIGS,
-                    args.mask_predictor_set, "mask-predictor"),
-            args.entry, args.transform, DTYPES[args.dtype], args.mask_predictor)
+            _config(
+                args.mask_predictor_config,
+                MASK_PREDICTOR_CONFIGS,
+                args.mask_predictor_set,
+                "mask-predictor",
+            ),
+            args.entry,
+            args.transform,
+            DTYPES[args.dtype],
+            args.mask_predictor,
+        )
     except ValueError as e:
         print(f"vjepa2 convert: {e}", file=sys.stderr)
         return 1

@@ -29,11 +29,15 @@ def describe(model: nn.Module, name: str, show_modules: bool = False) -> str:
     cfg = model.cfg
     if kind == "encoder":
         n = cfg.grid * cfg.grid
-        lines.append(f"tokens: {n} per tubelet of {cfg.tubelet} frames "
-                     f"({cfg.grid}x{cfg.grid} patches of {cfg.patch}px), dim {cfg.dim}")
+        lines.append(
+            f"tokens: {n} per tubelet of {cfg.tubelet} frames "
+            f"({cfg.grid}x{cfg.grid} patches of {cfg.patch}px), dim {cfg.dim}"
+        )
     elif kind == "ac_predictor":
-        lines.append(f"tokens per frame: {cfg.tokens_per_frame} (action, state, "
-                     f"{cfg.num_patches} patches), width {cfg.dim}, enc_dim {cfg.enc_dim}")
+        lines.append(
+            f"tokens per frame: {cfg.tokens_per_frame} (action, state, "
+            f"{cfg.num_patches} patches), width {cfg.dim}, enc_dim {cfg.enc_dim}"
+        )
     lines.append(f"head dim: {cfg.dim // cfg.heads}")
     lines.append("parameters:")
     for child_name, child in model.named_children():
@@ -66,15 +70,24 @@ def main(argv: list[str] | None = None) -> int:
         with torch.device("meta"):
             model = load_model(args.model, device="cpu")
     else:
-        print(f"vjepa2 info: unknown model {args.model!r}; known: {', '.join(sorted(configs))}"
-              " or a .safetensors file")
+        print(
+            f"vjepa2 info: unknown model {args.model!r}; known: {', '.join(sorted(configs))}"
+            " or a .safetensors file"
+        )
         return 2
     if args.json:
         from vjepa2_world_model.checkpoints import model_kind
 
-        print(json.dumps({"name": args.model, "kind": model_kind(model),
-                          "config": dataclasses.asdict(model.cfg),
-                          "params": count_params(model)}))
+        print(
+            json.dumps(
+                {
+                    "name": args.model,
+                    "kind": model_kind(model),
+                    "config": dataclasses.asdict(model.cfg),
+                    "params": count_params(model),
+                }
+            )
+        )
     else:
         print(describe(model, args.model, args.modules))
     return 0

@@ -38,9 +38,15 @@ def euler_xyz_to_matrix(euler: Tensor) -> Tensor:
     cx, cy, cz = euler.cos().unbind(-1)
     sx, sy, sz = euler.sin().unbind(-1)
     rows = [
-        cz * cy, cz * sy * sx - sz * cx, cz * sy * cx + sz * sx,
-        sz * cy, sz * sy * sx + cz * cx, sz * sy * cx - cz * sx,
-        -sy, cy * sx, cy * cx,
+        cz * cy,
+        cz * sy * sx - sz * cx,
+        cz * sy * cx + sz * sx,
+        sz * cy,
+        sz * sy * sx + cz * cx,
+        sz * sy * cx - cz * sx,
+        -sy,
+        cy * sx,
+        cy * cx,
     ]
     return torch.stack(rows, -1).unflatten(-1, (3, 3))
 
@@ -59,8 +65,9 @@ def matrix_to_euler_xyz(m: Tensor) -> Tensor:
     cy = torch.sqrt(m[..., 0, 0] ** 2 + m[..., 1, 0] ** 2)
     lock = cy < 1e-6
     rx = torch.where(lock, torch.zeros_like(ry), torch.atan2(m[..., 2, 1], m[..., 2, 2]))
-    rz = torch.where(lock, torch.atan2(-m[..., 0, 1], m[..., 1, 1]),
-                     torch.atan2(m[..., 1, 0], m[..., 0, 0]))
+    rz = torch.where(
+        lock, torch.atan2(-m[..., 0, 1], m[..., 1, 1]), torch.atan2(m[..., 1, 0], m[..., 0, 0])
+    )
     return torch.stack([rx, ry, rz], -1)
 
 
@@ -77,8 +84,14 @@ def apply_action_torch(state: Tensor, action: Tensor) -> Tensor:
     _check7("action", action)
     state, action = torch.broadcast_tensors(state, action)
     rot = euler_xyz_to_matrix(action[..., 3:6]) @ euler_xyz_to_matrix(state[..., 3:6])
-    return torch.cat([state[..., :3] + action[..., :3], matrix_to_euler_xyz(rot),
-                      (state[..., 6:] + action[..., 6:]).clamp(0.0, 1.0)], -1)
+    return torch.cat(
+        [
+            state[..., :3] + action[..., :3],
+            matrix_to_euler_xyz(rot),
+            (state[..., 6:] + action[..., 6:]).clamp(0.0, 1.0),
+        ],
+        -1,
+    )
 
 
 def action_between_torch(state_t: Tensor, state_t1: Tensor) -> Tensor:
@@ -88,10 +101,17 @@ def action_between_torch(state_t: Tensor, state_t1: Tensor) -> Tensor:
     _check7("state_t", state_t)
     _check7("state_t1", state_t1)
     state_t, state_t1 = torch.broadcast_tensors(state_t, state_t1)
-    d = euler_xyz_to_matrix(state_t1[..., 3:6]) @ euler_xyz_to_matrix(
-        state_t[..., 3:6]).transpose(-1, -2)
-    return torch.cat([state_t1[..., :3] - state_t[..., :3], matrix_to_euler_xyz(d),
-                      state_t1[..., 6:] - state_t[..., 6:]], -1)
+    d = euler_xyz_to_matrix(state_t1[..., 3:6]) @ euler_xyz_to_matrix(state_t[..., 3:6]).transpose(
+        -1, -2
+    )
+    return torch.cat(
+        [
+            state_t1[..., :3] - state_t[..., :3],
+            matrix_to_euler_xyz(d),
+            state_t1[..., 6:] - state_t[..., 6:],
+        ],
+        -1,
+    )
 
 
 # ----------------------------------------------------------------------------- numpy
@@ -103,22 +123,21 @@ def _rot(euler: np.ndarray) -> Rotation:
 
 def apply_action_np(state: np.ndarray, action: np.ndarray) -> np.ndarray:
     """numpy/scipy version of :func:`apply_action_torch` (float64)."""
-    state, action = np.broadcast_arrays(np.asarray(state, np.float64),
-                                        np.asarray(action, np.float64))
+    state, action = np.broadcast_arrays(
+        np.asarray(state, np.float64), np.asarray(action, np.float64)
+    )
     _check7("state", state)
     _check7("action", action)
     shape = state.shape
     s, a = state.reshape(-1, 7), action.reshape(-1, 7)
     euler = (_rot(a[:, 3:6]) * _rot(s[:, 3:6])).as_euler("xyz")
-    out = np.concatenate([s[:, :3] + a[:, :3], euler,
-                          np.clip(s[:, 6:] + a[:, 6:], 0.0, 1.0)], 1)
+    out = np.concatenate([s[:, :3] + a[:, :3], euler, np.clip(s[:, 6:] + a[:, 6:], 0.0, 1.0)], 1)
     return out.reshape(shape)
 
 
 def action_between_np(state_t: np.ndarray, state_t1: np.ndarray) -> np.ndarray:
     """numpy/scipy version of :func:`action_between_torch` (float64)."""
-    s0, s1 = np.broadcast_arrays(np.asarray(state_t, np.float64),
-                                 np.asarray(state_t1, np.float64))
+    s0, s1 = np.broadcast_arrays(np.asarray(state_t, np.float64), np.asarray(state_t1, np.float64))
     _check7("state_t", s0)
     _check7("state_t1", s1)
     shape = s0.shape

@@ -9,21 +9,38 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def progress(iterable: Iterable[T] | None = None, *, desc: str, total: int | None = None,
-             unit: str = "it", initial: int = 0, **kwargs: Any) -> Any:
+def progress(
+    iterable: Iterable[T] | None = None,
+    *,
+    desc: str,
+    total: int | None = None,
+    unit: str = "it",
+    initial: int = 0,
+    **kwargs: Any,
+) -> Any:
     """A tqdm bar (rate and ETA) on stderr. In a log file (not a terminal) it writes a
     line at most every 30 s instead of redrawing. Use as an iterator or call
     ``.update(n)``; ``.close()`` it (or iterate to the end)."""
     from tqdm.auto import tqdm
 
     tty = sys.stderr.isatty()
-    return tqdm(iterable, desc=desc, total=total, unit=unit, initial=initial,
-                file=sys.stderr, dynamic_ncols=tty, mininterval=0.5 if tty else 30.0,
-                ascii=not tty, **kwargs)
+    return tqdm(
+        iterable,
+        desc=desc,
+        total=total,
+        unit=unit,
+        initial=initial,
+        file=sys.stderr,
+        dynamic_ncols=tty,
+        mininterval=0.5 if tty else 30.0,
+        ascii=not tty,
+        **kwargs,
+    )
 
 
-def iterate(iterable: Iterable[T], *, desc: str, total: int | None = None,
-            unit: str = "it") -> Iterator[T]:
+def iterate(
+    iterable: Iterable[T], *, desc: str, total: int | None = None, unit: str = "it"
+) -> Iterator[T]:
     """``for x in iterate(xs, desc=...)``: the bar closes when the loop ends or breaks."""
     bar = progress(iterable, desc=desc, total=total, unit=unit)
     try:

@@ -16,8 +16,10 @@ from vjepa2_world_model.data.bags import (
 
 
 def _states(n: int, rng: np.random.Generator) -> np.ndarray:
-    rots = Rotation.from_euler("xyz", [np.pi - 0.05, 0.1, 0.3]) * Rotation.random(
-        n, random_state=1) ** 0.2
+    rots = (
+        Rotation.from_euler("xyz", [np.pi - 0.05, 0.1, 0.3])
+        * Rotation.random(n, random_state=1) ** 0.2
+    )
     s = np.zeros((n, 7))
     s[:, :3] = rng.uniform(0.3, 0.6, (n, 3))
     s[:, 3:6] = rots.as_euler("xyz")
@@ -76,8 +78,15 @@ def test_live_bag_resampled_to_4fps(tmp_path):
         t = t0 + k * 100_000_000 + 3_000_000  # 3 ms camera latency
         f = np.full((8, 8, 3), k, np.uint8)
         hdr = w._Header(stamp=w._Time(sec=t // 10**9, nanosec=t % 10**9), frame_id="cam")
-        img = w._Image(header=hdr, height=8, width=8, encoding="rgb8", is_bigendian=0,
-                       step=24, data=f.reshape(-1))
+        img = w._Image(
+            header=hdr,
+            height=8,
+            width=8,
+            encoding="rgb8",
+            is_bigendian=0,
+            step=24,
+            data=f.reshape(-1),
+        )
         w.writer.write(w.c_img, t, w.ts.serialize_cdr(img, "sensor_msgs/msg/Image"))
     w.close()
     ep = read_episode(path, fps=4.0)

@@ -30,14 +30,22 @@ def _write_episode(root, n=30, size=64):
         g["cartesian_position"] = cart
         g["gripper_position"] = grip
         h.create_group("observation/camera_extrinsics")["12345_left"] = np.zeros((n, 6))
-    vw = cv2.VideoWriter(str(ep / "recordings" / "MP4" / "12345.mp4"),
-                         cv2.VideoWriter_fourcc(*"mp4v"), 15.0, (size, size))
+    vw = cv2.VideoWriter(
+        str(ep / "recordings" / "MP4" / "12345.mp4"),
+        cv2.VideoWriter_fourcc(*"mp4v"),
+        15.0,
+        (size, size),
+    )
     assert vw.isOpened()
     for k in range(n):  # grey level encodes the frame index
         vw.write(np.full((size, size, 3), 8 * k, np.uint8))
     vw.release()
-    meta = {"uuid": "x", "left_mp4_path": "recordings/MP4/12345.mp4",
-            "right_mp4_path": "recordings/MP4/67890.mp4", "trajectory_length": n}
+    meta = {
+        "uuid": "x",
+        "left_mp4_path": "recordings/MP4/12345.mp4",
+        "right_mp4_path": "recordings/MP4/67890.mp4",
+        "trajectory_length": n,
+    }
     (ep / "metadata_x.json").write_text(json.dumps(meta))
     return ep, np.concatenate([cart, grip[:, None]], axis=1)
 
@@ -56,8 +64,9 @@ def test_droid_episode_resampled_with_correct_deltas(tmp_path):
     for t in range(len(ep) - 1):
         r0 = Rotation.from_euler("xyz", ep.states[t, 3:6]).as_matrix()
         r1 = Rotation.from_euler("xyz", ep.states[t + 1, 3:6]).as_matrix()
-        np.testing.assert_allclose(Rotation.from_euler("xyz", a[t, 3:6]).as_matrix(),
-                                   r1 @ r0.T, atol=1e-9)
+        np.testing.assert_allclose(
+            Rotation.from_euler("xyz", a[t, 3:6]).as_matrix(), r1 @ r0.T, atol=1e-9
+        )
     np.testing.assert_allclose(a[:, :3], np.diff(ep.states[:, :3], axis=0))
     np.testing.assert_allclose(a[:, 6], np.diff(ep.states[:, 6]))
 

@@ -22,9 +22,28 @@ def test_one_grasp_episode_mechanism(tmp_path: Path) -> None:
     out = tmp_path / "eval"
     # hold rule off: the planner sends its gripper channel as planned (with the shipped
     # weights the gripper margin would keep the hand still)
-    cmd = [sys.executable, "-m", "vjepa2_world_model.cli", "eval", "grasp-cube", "--episodes",
-           "1", "--budget", "3", "--seed", "3", "--hold-margin", "-1", "--checkpoint",
-           str(WEIGHTS), "--out", str(out), "--robot-ip", ip, "--no-landscape"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vjepa2_world_model.cli",
+        "eval",
+        "grasp-cube",
+        "--episodes",
+        "1",
+        "--budget",
+        "3",
+        "--seed",
+        "3",
+        "--hold-margin",
+        "-1",
+        "--checkpoint",
+        str(WEIGHTS),
+        "--out",
+        str(out),
+        "--robot-ip",
+        ip,
+        "--no-landscape",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     log = proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.returncode == 0, log

@@ -23,9 +23,25 @@ def test_one_reach_episode_reduces_the_error(tmp_path: Path) -> None:
     env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(120, 200)), MUJOCO_GL="egl")
     ip = f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
     out = tmp_path / "eval"
-    cmd = [sys.executable, "-m", "vjepa2_world_model.cli", "eval", "reach", "--episodes", "1",
-           "--budget", "8", "--seed", "5", "--checkpoint", str(WEIGHTS), "--out", str(out),
-           "--robot-ip", ip]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vjepa2_world_model.cli",
+        "eval",
+        "reach",
+        "--episodes",
+        "1",
+        "--budget",
+        "8",
+        "--seed",
+        "5",
+        "--checkpoint",
+        str(WEIGHTS),
+        "--out",
+        str(out),
+        "--robot-ip",
+        ip,
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     log = proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.returncode == 0, log
@@ -58,9 +74,24 @@ def _alive_with(ip: str) -> list[str]:
 def test_sigterm_mid_episode_stops_the_eval_and_its_stack(tmp_path: Path) -> None:
     env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(120, 200)), MUJOCO_GL="egl")
     ip = f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
-    cmd = [sys.executable, "-m", "vjepa2_world_model.cli", "eval", "reach", "--episodes", "1",
-           "--budget", "30", "--no-landscape", "--checkpoint", str(WEIGHTS), "--out",
-           str(tmp_path / "eval"), "--robot-ip", ip]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vjepa2_world_model.cli",
+        "eval",
+        "reach",
+        "--episodes",
+        "1",
+        "--budget",
+        "30",
+        "--no-landscape",
+        "--checkpoint",
+        str(WEIGHTS),
+        "--out",
+        str(tmp_path / "eval"),
+        "--robot-ip",
+        ip,
+    ]
     log = tmp_path / "eval.log"
     with log.open("w") as f:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)

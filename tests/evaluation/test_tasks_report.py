@@ -39,12 +39,30 @@ def test_success_rules() -> None:
 
 
 def _episode(i: int, start: float, final: float) -> T.Episode:
-    recs = [T.StepRecord(step=k + 1, goal_index=0, energy=1.0 - 0.1 * k, action=[0.0] * 7,
-                         plan_ms=100.0, step_ms=900.0, ee_xyz=[0.4, 0.0, 0.3 - 0.01 * k])
-            for k in range(3)]
-    return T.Episode(task="reach", index=i, success=final < 4, steps=3, start_error_cm=start,
-                     final_error_cm=final, mean_step_ms=900, mean_plan_ms=100,
-                     goal=[0.4, 0.0, 0.25], records=recs)
+    recs = [
+        T.StepRecord(
+            step=k + 1,
+            goal_index=0,
+            energy=1.0 - 0.1 * k,
+            action=[0.0] * 7,
+            plan_ms=100.0,
+            step_ms=900.0,
+            ee_xyz=[0.4, 0.0, 0.3 - 0.01 * k],
+        )
+        for k in range(3)
+    ]
+    return T.Episode(
+        task="reach",
+        index=i,
+        success=final < 4,
+        steps=3,
+        start_error_cm=start,
+        final_error_cm=final,
+        mean_step_ms=900,
+        mean_plan_ms=100,
+        goal=[0.4, 0.0, 0.25],
+        records=recs,
+    )
 
 
 def test_summary_report_and_plots(tmp_path) -> None:
@@ -97,6 +115,8 @@ def test_episode_seeds_and_gripper_commands() -> None:
     np.testing.assert_array_equal(a, T.episode_rng(7, "grasp-cube", 2).random(3))
     assert not np.allclose(a, T.episode_rng(7, "grasp-cube", 3).random(3))
     assert not np.allclose(a, T.episode_rng(7, "grasp-cup", 2).random(3))
-    recs = [T.StepRecord(i, 0, 0.1, [0, 0, 0, 0, 0, 0, g], 1.0, 1.0, [0, 0, 0])
-            for i, g in enumerate([0.0, 0.15, -0.3, 0.9])]
+    recs = [
+        T.StepRecord(i, 0, 0.1, [0, 0, 0, 0, 0, 0, g], 1.0, 1.0, [0, 0, 0])
+        for i, g in enumerate([0.0, 0.15, -0.3, 0.9])
+    ]
     assert T.gripper_commands(recs) == 2

@@ -36,7 +36,7 @@ def render(state: np.ndarray, size: int = 64) -> np.ndarray:
     img = np.full((size, size, 3), 40, np.uint8)
     cx = int(np.clip((state[0] - 0.2) / 0.4 * size, 4, size - 5))
     cy = int(np.clip((state[1] + 0.2) / 0.4 * size, 4, size - 5))
-    img[cy - 4:cy + 4, cx - 4:cx + 4] = (250, 200, 50)
+    img[cy - 4 : cy + 4, cx - 4 : cx + 4] = (250, 200, 50)
     img[:, :, 2] = np.uint8(255 * state[6])
     return img
 
@@ -66,9 +66,14 @@ class FakeCell(Node):
         self.status_pub = self.create_publisher(String, "/franka/status", 10)
         self.create_timer(0.2, lambda: self.status_pub.publish(String(data=self.bridge_status)))
         self.create_service(SetBool, "/fake_cell/fault", self._fault)
-        ActionServer(self, ExecuteDelta, "/franka/execute_delta", self._execute,
-                     cancel_callback=lambda g: CancelResponse.ACCEPT,
-                     callback_group=ReentrantCallbackGroup())
+        ActionServer(
+            self,
+            ExecuteDelta,
+            "/franka/execute_delta",
+            self._execute,
+            cancel_callback=lambda g: CancelResponse.ACCEPT,
+            callback_group=ReentrantCallbackGroup(),
+        )
 
     def _camera(self) -> None:
         if self.skip_frames > 0:  # let a malformed frame reach depth-1 subscribers

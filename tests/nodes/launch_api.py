@@ -28,8 +28,9 @@ def real_launch_available() -> bool:
         import launch_ros.actions  # noqa: F401
     except ImportError as exc:
         if os.environ.get("VJEPA2_REAL_LAUNCH") == "1":
-            raise RuntimeError(f"VJEPA2_REAL_LAUNCH=1 but the launch API does not import: "
-                               f"{exc}") from exc
+            raise RuntimeError(
+                f"VJEPA2_REAL_LAUNCH=1 but the launch API does not import: {exc}"
+            ) from exc
         return False
     return hasattr(sys.modules["launch.actions"], "DeclareLaunchArgument")
 
@@ -118,25 +119,34 @@ def _module(name: str, **attrs: Any) -> types.ModuleType:
 STANDINS = {
     "launch": _module("launch", LaunchContext=object, LaunchDescription=list),
     "launch.actions": _module(
-        "launch.actions", DeclareLaunchArgument=DeclareLaunchArgument, EmitEvent=EmitEvent,
-        GroupAction=GroupAction, LogInfo=type("LogInfo", (_Rec,), {}),
+        "launch.actions",
+        DeclareLaunchArgument=DeclareLaunchArgument,
+        EmitEvent=EmitEvent,
+        GroupAction=GroupAction,
+        LogInfo=type("LogInfo", (_Rec,), {}),
         OpaqueFunction=type("OpaqueFunction", (_Rec,), {}),
-        RegisterEventHandler=RegisterEventHandler),
-    "launch.conditions": _module("launch.conditions", IfCondition=IfCondition,
-                                 UnlessCondition=UnlessCondition),
+        RegisterEventHandler=RegisterEventHandler,
+    ),
+    "launch.conditions": _module(
+        "launch.conditions", IfCondition=IfCondition, UnlessCondition=UnlessCondition
+    ),
     "launch.event_handlers": _module("launch.event_handlers", OnProcessExit=OnProcessExit),
     "launch.events": _module("launch.events", Shutdown=type("Shutdown", (_Rec,), {})),
-    "launch.substitutions": _module("launch.substitutions",
-                                    LaunchConfiguration=LaunchConfiguration,
-                                    PathJoinSubstitution=type("PathJoinSubstitution",
-                                                              (_Rec,), {})),
+    "launch.substitutions": _module(
+        "launch.substitutions",
+        LaunchConfiguration=LaunchConfiguration,
+        PathJoinSubstitution=type("PathJoinSubstitution", (_Rec,), {}),
+    ),
     "launch_ros": _module("launch_ros"),
-    "launch_ros.actions": _module("launch_ros.actions", Node=Node,
-                                  PushRosNamespace=type("PushRosNamespace", (_Rec,), {})),
+    "launch_ros.actions": _module(
+        "launch_ros.actions", Node=Node, PushRosNamespace=type("PushRosNamespace", (_Rec,), {})
+    ),
     "launch_ros.parameter_descriptions": _module(
-        "launch_ros.parameter_descriptions", ParameterValue=type("ParameterValue", (_Rec,), {})),
-    "launch_ros.substitutions": _module("launch_ros.substitutions",
-                                        FindPackageShare=FindPackageShare),
+        "launch_ros.parameter_descriptions", ParameterValue=type("ParameterValue", (_Rec,), {})
+    ),
+    "launch_ros.substitutions": _module(
+        "launch_ros.substitutions", FindPackageShare=FindPackageShare
+    ),
 }
 
 

@@ -23,8 +23,20 @@ import time
 from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PLANNER_ARGS = ["-p", "device:=cpu", "-p", "samples:=16", "-p", "iterations:=2",
-                "-p", "elites:=4", "-p", "seed:=0", "-p", "stale_after_s:=2.0"]
+PLANNER_ARGS = [
+    "-p",
+    "device:=cpu",
+    "-p",
+    "samples:=16",
+    "-p",
+    "iterations:=2",
+    "-p",
+    "elites:=4",
+    "-p",
+    "seed:=0",
+    "-p",
+    "stale_after_s:=2.0",
+]
 STEPS = 3
 
 
@@ -66,14 +78,44 @@ def main() -> int:
     make_tiny_checkpoint(ckpt)
     ip = f"127.{rng.randint(1, 254)}.{rng.randint(1, 254)}.{rng.randint(1, 254)}"
     procs = [
-        start("vjepa2_planner_node.sim_cell", "-p", f"hostname:={ip}", "-p", "camera_rate:=4.0",
-              "-p", "width:=128", "-p", "height:=128", "-p", "publish_clock:=false",
-              "-p", "stamp_source:=wall", "-p", "cube_pose:=[0.5, 0.0]",
-              log=tmp / "sim.log", extra_env={"MUJOCO_GL": "egl"}),
-        start("vjepa2_planner_node.franka_bridge", "-p", f"robot_ip:={ip}",
-              "-p", "max_linear_vel:=0.3", "-p", "min_duration:=0.2", log=tmp / "bridge.log"),
-        start("vjepa2_planner_node.planner_node", "-p", f"checkpoint:={ckpt}",
-              "-p", f"goals_dir:={tmp / 'goals'}", *PLANNER_ARGS, log=tmp / "planner.log"),
+        start(
+            "vjepa2_planner_node.sim_cell",
+            "-p",
+            f"hostname:={ip}",
+            "-p",
+            "camera_rate:=4.0",
+            "-p",
+            "width:=128",
+            "-p",
+            "height:=128",
+            "-p",
+            "publish_clock:=false",
+            "-p",
+            "stamp_source:=wall",
+            "-p",
+            "cube_pose:=[0.5, 0.0]",
+            log=tmp / "sim.log",
+            extra_env={"MUJOCO_GL": "egl"},
+        ),
+        start(
+            "vjepa2_planner_node.franka_bridge",
+            "-p",
+            f"robot_ip:={ip}",
+            "-p",
+            "max_linear_vel:=0.3",
+            "-p",
+            "min_duration:=0.2",
+            log=tmp / "bridge.log",
+        ),
+        start(
+            "vjepa2_planner_node.planner_node",
+            "-p",
+            f"checkpoint:={ckpt}",
+            "-p",
+            f"goals_dir:={tmp / 'goals'}",
+            *PLANNER_ARGS,
+            log=tmp / "planner.log",
+        ),
     ]
     c = Client("fixture_client")
     try:
@@ -88,14 +130,28 @@ def main() -> int:
         assert c.result(h.get_result_async(), 30).result.success
         out = tmp / "bag"
         stop_rec = threading.Event()
-        rec = threading.Thread(target=record, args=(out, ["/camera/image_raw",
-                               "/franka/ee_state", "/planner/ee_delta", "/planner/status"]),
-                               kwargs={"stop": stop_rec}, daemon=True)
+        rec = threading.Thread(
+            target=record,
+            args=(
+                out,
+                ["/camera/image_raw", "/franka/ee_state", "/planner/ee_delta", "/planner/status"],
+            ),
+            kwargs={"stop": stop_rec},
+            daemon=True,
+        )
         rec.start()
         time.sleep(3.0)
-        handle = c.result(plan.send_goal_async(PlanToGoal.Goal(
-            goal_names=["start"], step_budgets=[STEPS], energy_threshold=1e-9,
-            goal_images=[array_to_image_msg(goal_img, "rgb8")])), 10)
+        handle = c.result(
+            plan.send_goal_async(
+                PlanToGoal.Goal(
+                    goal_names=["start"],
+                    step_budgets=[STEPS],
+                    energy_threshold=1e-9,
+                    goal_images=[array_to_image_msg(goal_img, "rgb8")],
+                )
+            ),
+            10,
+        )
         res = c.result(handle.get_result_async(), 300, "PlanToGoal")
         assert res.result.steps == STEPS, res.result.message
         time.sleep(1.5)
@@ -106,9 +162,16 @@ def main() -> int:
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(out, dest)
         GoalLibrary(FIXTURES).save("replay_sim_goal", goal_img, overwrite=True)
-        (FIXTURES / "replay_sim.json").write_text(json.dumps({
-            "weights_sha256": weights_hash(ckpt), "planner_args": PLANNER_ARGS,
-            "steps": STEPS}, indent=1))
+        (FIXTURES / "replay_sim.json").write_text(
+            json.dumps(
+                {
+                    "weights_sha256": weights_hash(ckpt),
+                    "planner_args": PLANNER_ARGS,
+                    "steps": STEPS,
+                },
+                indent=1,
+            )
+        )
         size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
         print(f"wrote {dest} ({size / 1e6:.2f} MB)")
     finally:

@@ -15,15 +15,22 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 
 
-def start(module: str, *ros_args: str, log: Path, extra_env: dict | None = None
-          ) -> subprocess.Popen:
+def start(
+    module: str, *ros_args: str, log: Path, extra_env: dict | None = None
+) -> subprocess.Popen:
     """``python -m module --ros-args ros_args...`` with the test session's ROS env."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **(extra_env or {})}
     cmd = [sys.executable, "-m", module]
     if ros_args:
         cmd += ["--ros-args", *ros_args]
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop(procs: list[subprocess.Popen]) -> None:
@@ -45,8 +52,9 @@ def stop(procs: list[subprocess.Popen]) -> None:
             pass
 
 
-def wait_until(pred: Callable[[], Any], timeout: float, what: str | Callable[[], str],
-               poll: float = 0.02) -> Any:
+def wait_until(
+    pred: Callable[[], Any], timeout: float, what: str | Callable[[], str], poll: float = 0.02
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = pred()

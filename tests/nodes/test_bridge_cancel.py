@@ -9,8 +9,7 @@ from vjepa2_planner_node.franka_bridge import CancelRegistry, FrankaBridge
 
 
 def _handle(uuid: bytes, active: bool = True) -> types.SimpleNamespace:
-    return types.SimpleNamespace(goal_id=types.SimpleNamespace(uuid=list(uuid)),
-                                 is_active=active)
+    return types.SimpleNamespace(goal_id=types.SimpleNamespace(uuid=list(uuid)), is_active=active)
 
 
 def test_cancel_before_execute_sticks() -> None:
@@ -42,8 +41,7 @@ def test_cancel_and_register_race() -> None:
         got: list[threading.Event] = []
         start = threading.Barrier(2)
 
-        def execute(key: bytes = key, got: list = got, start: threading.Barrier = start
-                    ) -> None:
+        def execute(key: bytes = key, got: list = got, start: threading.Barrier = start) -> None:
             start.wait()
             got.append(reg.register(key))
 

@@ -22,25 +22,40 @@ def _vjepa2(*args: str, log: Path) -> subprocess.Popen:
     import os
 
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "vjepa2_world_model.cli", *args], cwd=REPO,
-                            env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "vjepa2_world_model.cli", *args],
+        cwd=REPO,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _bringup_yaml(tmp: Path, ckpt: str, planner_extra: dict) -> Path:
     data = {
-        "arguments": {"checkpoint": ckpt, "device": "cpu", "camera_topic": "/camera/image_raw",
-                      "goals_dir": str(tmp / "goals")},
+        "arguments": {
+            "checkpoint": ckpt,
+            "device": "cpu",
+            "camera_topic": "/camera/image_raw",
+            "goals_dir": str(tmp / "goals"),
+        },
         "processes": {
             "fake_cell": {"module": "tests.nodes.fake_cell", "parameters": {}},
             "planner_node": {
                 "module": "vjepa2_planner_node.planner_node",
-                "parameters": {"checkpoint": "${checkpoint}", "device": "${device}",
-                               "camera_topic": "${camera_topic}", "goals_dir": "${goals_dir}",
-                               **planner_extra}},
+                "parameters": {
+                    "checkpoint": "${checkpoint}",
+                    "device": "${device}",
+                    "camera_topic": "${camera_topic}",
+                    "goals_dir": "${goals_dir}",
+                    **planner_extra,
+                },
+            },
             "goal_selector": {
                 "module": "vjepa2_planner_node.goal_selector",
-                "parameters": {"goals_dir": "${goals_dir}"}},
+                "parameters": {"goals_dir": "${goals_dir}"},
+            },
         },
     }
     path = tmp / "test_bringup.yaml"
@@ -50,18 +65,27 @@ def _bringup_yaml(tmp: Path, ckpt: str, planner_extra: dict) -> Path:
 
 def test_bringup_rejects_bad_arguments_before_starting(tmp_path) -> None:
     ok = f"checkpoint:={tmp_path}"
-    for args, param in [([ok, "device:=tpu"], "device"), (["checkpoint:=/no/such"], "checkpoint"),
-                        ([ok, "camera_topic:=bad topic"], "camera_topic"),
-                        ([ok, "use_sim:=perhaps"], "use_sim"), ([ok, "robot:=x"], "robot"),
-                        ([ok, "preset:=turbo"], "preset")]:
-        r = subprocess.run([sys.executable, "-m", "vjepa2_world_model.cli", "bringup",
-                            "pick_place", *args], cwd=REPO, capture_output=True, text=True,
-                           timeout=60)
+    for args, param in [
+        ([ok, "device:=tpu"], "device"),
+        (["checkpoint:=/no/such"], "checkpoint"),
+        ([ok, "camera_topic:=bad topic"], "camera_topic"),
+        ([ok, "use_sim:=perhaps"], "use_sim"),
+        ([ok, "robot:=x"], "robot"),
+        ([ok, "preset:=turbo"], "preset"),
+    ]:
+        r = subprocess.run(
+            [sys.executable, "-m", "vjepa2_world_model.cli", "bringup", "pick_place", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 2 and f"parameter '{param}'" in r.stderr, r.stderr
 
 
-def test_bringup_starts_nodes_and_stops_on_a_node_parameter_error(tmp_path,
-                                                                  tiny_checkpoint) -> None:
+def test_bringup_starts_nodes_and_stops_on_a_node_parameter_error(
+    tmp_path, tiny_checkpoint
+) -> None:
     good = _bringup_yaml(tmp_path, tiny_checkpoint, {"samples": 8, "iterations": 1})
     p = _vjepa2("bringup", str(good), log=tmp_path / "good.log")
     c = Client("bringup_client")
@@ -91,9 +115,17 @@ def test_record_then_replay(tmp_path) -> None:
     bag = tmp_path / "bag"
     try:
         time.sleep(2.0)
-        rec = _vjepa2("record", "-o", str(bag), "--duration", "4",
-                      "--topics", "/camera/image_raw", "/franka/ee_state",
-                      log=tmp_path / "rec.log")
+        rec = _vjepa2(
+            "record",
+            "-o",
+            str(bag),
+            "--duration",
+            "4",
+            "--topics",
+            "/camera/image_raw",
+            "/franka/ee_state",
+            log=tmp_path / "rec.log",
+        )
         assert rec.wait(timeout=60) == 0, (tmp_path / "rec.log").read_text()
     finally:
         stop([cell])
@@ -107,10 +139,18 @@ def test_record_then_replay(tmp_path) -> None:
     try:
         got = c.collect(Image, "/camera/image_raw")
         times: list[float] = []
-        c.node.create_subscription(Image, "/camera/image_raw",
-                                   lambda _m: times.append(time.monotonic()), 10)
-        rp = _vjepa2("replay", str(bag), "--topics", "/camera/image_raw", "--wait", "20",
-                     log=tmp_path / "replay.log")
+        c.node.create_subscription(
+            Image, "/camera/image_raw", lambda _m: times.append(time.monotonic()), 10
+        )
+        rp = _vjepa2(
+            "replay",
+            str(bag),
+            "--topics",
+            "/camera/image_raw",
+            "--wait",
+            "20",
+            log=tmp_path / "replay.log",
+        )
         assert rp.wait(timeout=60) == 0, (tmp_path / "replay.log").read_text()
         wait_until(lambda: len(got) >= n_frames - 1, 5, "replayed frames")
     finally:

@@ -51,7 +51,7 @@ def protobuf_fields(buf: bytes) -> dict[int, object]:
             out[field] = varint()
         elif wire == 2:
             n = varint()
-            out[field] = buf[i:i + n]
+            out[field] = buf[i : i + n]
             i += n
         elif wire == 5:
             out[field] = struct.unpack_from("<I", buf, i)[0]
@@ -67,8 +67,9 @@ class FoxgloveClient:
     """The parts of the Foxglove WebSocket protocol the app uses here."""
 
     def __init__(self, url: str) -> None:
-        self.ws = connect(url, subprotocols=SUBPROTOCOLS, max_size=None, open_timeout=10,
-                          legacy=True)
+        self.ws = connect(
+            url, subprotocols=SUBPROTOCOLS, max_size=None, open_timeout=10, legacy=True
+        )
         self.channels: dict[str, dict] = {}
         self.services: dict[str, dict] = {}
         self.subs: dict[int, str] = {}
@@ -97,7 +98,7 @@ class FoxgloveClient:
             self.messages.setdefault(self.subs[sub], []).append(bytes(msg[13:]))
         elif op == 3:  # service call response: service id, call id, encoding, payload
             _, call_id, n = struct.unpack_from("<III", msg, 1)
-            self.replies[call_id] = bytes(msg[13 + n:])
+            self.replies[call_id] = bytes(msg[13 + n :])
 
     def wait(self, pred, timeout: float, what):
         deadline = time.monotonic() + timeout
@@ -109,8 +110,11 @@ class FoxgloveClient:
         raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
 
     def subscribe(self, *topics: str) -> None:
-        self.wait(lambda: all(t in self.channels for t in topics), 60,
-                  lambda: f"channels {topics}; advertised {sorted(self.channels)}")
+        self.wait(
+            lambda: all(t in self.channels for t in topics),
+            60,
+            lambda: f"channels {topics}; advertised {sorted(self.channels)}",
+        )
         subs = []
         for t in topics:
             sid = len(self.subs) + 1
@@ -124,8 +128,9 @@ class FoxgloveClient:
         cid = self._call_id
         enc = b"json"
         payload = json.dumps(request).encode()
-        self.ws.send(struct.pack("<BIII", 2, self.services[name]["id"], cid, len(enc)) + enc
-                     + payload)
+        self.ws.send(
+            struct.pack("<BIII", 2, self.services[name]["id"], cid, len(enc)) + enc + payload
+        )
         self.wait(lambda: cid in self.replies or cid in self.failures, timeout, f"{name} reply")
         assert cid not in self.failures, self.failures[cid]
         return json.loads(self.replies[cid])
@@ -141,28 +146,46 @@ def view(tmp_path_factory, tiny_checkpoint):
     port = _free_port()
     procs = [
         start("tests.nodes.fake_cell", "-p", "motion_s:=0.2", log=tmp / "cell.log"),
-        start("vjepa2_planner_node.planner_node", "-p", f"planner:goals_dir:={goals}",
-              "-p", f"world_model:checkpoint:={tiny_checkpoint}", "-p", "device:=cpu",
-              "-p", "planner:samples:=8", "-p", "planner:iterations:=2",
-              "-p", "planner:elites:=2", log=tmp / "planner.log"),
-        start("vjepa2_planner_node.goal_selector", "-p", f"goals_dir:={goals}",
-              log=tmp / "goals.log"),
-        start("vjepa2_planner_node.foxglove_bridge", "-p", f"port:={port}",
-              log=tmp / "fox.log"),
+        start(
+            "vjepa2_planner_node.planner_node",
+            "-p",
+            f"planner:goals_dir:={goals}",
+            "-p",
+            f"world_model:checkpoint:={tiny_checkpoint}",
+            "-p",
+            "device:=cpu",
+            "-p",
+            "planner:samples:=8",
+            "-p",
+            "planner:iterations:=2",
+            "-p",
+            "planner:elites:=2",
+            log=tmp / "planner.log",
+        ),
+        start(
+            "vjepa2_planner_node.goal_selector", "-p", f"goals_dir:={goals}", log=tmp / "goals.log"
+        ),
+        start("vjepa2_planner_node.foxglove_bridge", "-p", f"port:={port}", log=tmp / "fox.log"),
     ]
     try:
+
         def connected():
             try:
                 return FoxgloveClient(f"ws://127.0.0.1:{port}")
             except OSError:
                 return None
+
         client = wait_until(connected, 60, lambda: (tmp / "fox.log").read_text())
         client.tmp, client.goals = tmp, goals
         # the stack is up once the planner has loaded its weights (slow on a loaded CI
         # machine): the tests below then time their own steps only
         planner_log = tmp / "planner.log"
-        wait_until(lambda: "ready: " in planner_log.read_text(errors="replace"), 120,
-                   lambda: planner_log.read_text()[-2000:], poll=0.5)
+        wait_until(
+            lambda: "ready: " in planner_log.read_text(errors="replace"),
+            120,
+            lambda: planner_log.read_text()[-2000:],
+            poll=0.5,
+        )
         yield client
         client.ws.close()
     finally:
@@ -179,15 +202,22 @@ def test_camera_frame_and_planner_status_stream(view) -> None:
     # fake cell frames encode the hand's x in the red channel: not blank
     assert np.frombuffer(data, np.uint8).reshape(64, 64, 3)[..., 0].max() > 0
     # the planner's "ready" status is re-sent for clients that join after it
-    st = view.wait(lambda: view.latest_json("/planner/status"), 60,
-                   lambda: "planner status; planner log: "
-                   + (view.tmp / "planner.log").read_text()[-1500:])[-1]
+    st = view.wait(
+        lambda: view.latest_json("/planner/status"),
+        60,
+        lambda: "planner status; planner log: " + (view.tmp / "planner.log").read_text()[-1500:],
+    )[-1]
     assert st["state"] == "idle" and st["message"] == "ready"
 
 
 def test_goal_services_and_plan_through_foxglove(view) -> None:
-    assert {"/goals/list", "/goals/capture", "/goals/set_active", "/planner/plan",
-            "/planner/stop"} <= set(view.wait(lambda: view.services, 20, "services"))
+    assert {
+        "/goals/list",
+        "/goals/capture",
+        "/goals/set_active",
+        "/planner/plan",
+        "/planner/stop",
+    } <= set(view.wait(lambda: view.services, 20, "services"))
     assert view.call("/goals/list", {}) == {"names": [], "active": ""}
     res = view.call("/goals/capture", {"name": "fox_goal", "set_active": True})
     assert res["success"], res
@@ -204,10 +234,13 @@ def test_goal_services_and_plan_through_foxglove(view) -> None:
     assert res["accepted"], res
 
     def finished():
-        return [s for s in view.latest_json("/planner/status")
-                if s["state"] in ("succeeded", "failed")]
-    st = view.wait(finished, 60,
-                   lambda: f"plan finished; got {view.latest_json('/planner/status')[-5:]}")
+        return [
+            s for s in view.latest_json("/planner/status") if s["state"] in ("succeeded", "failed")
+        ]
+
+    st = view.wait(
+        finished, 60, lambda: f"plan finished; got {view.latest_json('/planner/status')[-5:]}"
+    )
     assert st[-1]["state"] == "succeeded" and "1/1 goals reached" in st[-1]["message"]
     assert st[-1]["goal_name"] == "fox_goal"
     assert view.latest_json("/planner/energy"), "energy channel stayed empty"
@@ -230,6 +263,9 @@ def test_layout_names_only_what_the_bridge_serves(view) -> None:
         if "serviceName" in cfg:
             services.add(cfg["serviceName"])
             json.loads(cfg["requestPayload"])
-    view.wait(lambda: topics <= set(view.channels) and services <= set(view.services), 10,
-              lambda: f"{topics - set(view.channels)} / {services - set(view.services)}")
+    view.wait(
+        lambda: topics <= set(view.channels) and services <= set(view.services),
+        10,
+        lambda: f"{topics - set(view.channels)} / {services - set(view.services)}",
+    )
     assert len(topics) == 6 and len(services) == 5

@@ -56,8 +56,7 @@ def _exe(node):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_launch_arguments_have_descriptions_choices_and_share_defaults(name,
-                                                                      monkeypatch) -> None:
+def test_launch_arguments_have_descriptions_choices_and_share_defaults(name, monkeypatch) -> None:
     entities, _real = load_launch_description(name, monkeypatch)
     args = {e.name: e for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
     assert set(bringup.LAUNCH_ARGUMENTS) <= set(args)
@@ -69,7 +68,8 @@ def test_launch_arguments_have_descriptions_choices_and_share_defaults(name,
         default = args[path_arg].default_value
         text = repr(default) + repr(getattr(default, "args", ""))
         assert "FindPackageShare" in text or "vjepa2" in str(
-            [getattr(s, "describe", lambda: "")() for s in default]), (path_arg, text)
+            [getattr(s, "describe", lambda: "")() for s in default]
+        ), (path_arg, text)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -81,8 +81,14 @@ def test_launch_conditions_and_shutdown_rule(name, monkeypatch) -> None:
     assert check < kinds.index("RegisterEventHandler") < kinds.index("GroupAction")
     assert kinds[-1] == "GroupAction"
     nodes = {_exe(n): n for n in _nodes(entities)}
-    assert set(nodes) == {"sim_cell", "franka_bridge", "planner_node", "goal_selector", "rviz2",
-                          "foxglove_bridge"}
+    assert set(nodes) == {
+        "sim_cell",
+        "franka_bridge",
+        "planner_node",
+        "goal_selector",
+        "rviz2",
+        "foxglove_bridge",
+    }
     assert _pred(nodes["sim_cell"].condition) == "use_sim"
     assert _pred(nodes["rviz2"].condition) == "rviz"
     assert _pred(nodes["foxglove_bridge"].condition) == "foxglove"
@@ -139,9 +145,11 @@ def test_parameters_files_are_standard_and_shared_by_both_paths(name, tmp_path) 
 def _path_args(name: str) -> dict[str, str]:
     """The package-share arguments pointing into the repository (no colcon install needed:
     FindPackageShare is never performed)."""
-    return {"checkpoint": str(REPO / "weights" / "sim_tiny"),
-            "goals_dir": str(REPO / "goals" / name),
-            "params_file": str(REPO / "config" / f"{name}.params.yaml")}
+    return {
+        "checkpoint": str(REPO / "weights" / "sim_tiny"),
+        "goals_dir": str(REPO / "goals" / name),
+        "params_file": str(REPO / "config" / f"{name}.params.yaml"),
+    }
 
 
 def _run_launch_service(entities: list, args: dict[str, str]) -> int:
@@ -167,14 +175,21 @@ sys.exit(ls.run())
 """
 
 
-def _ros2_launch(name: str, args: dict[str, str], timeout: float = 90
-                 ) -> subprocess.CompletedProcess:
+def _ros2_launch(
+    name: str, args: dict[str, str], timeout: float = 90
+) -> subprocess.CompletedProcess:
     """What ``ros2 launch vjepa2 NAME.launch.py k:=v ...`` does (an include with launch
     arguments), in its own session that is killed afterwards, whatever it started."""
-    cmd = [sys.executable, "-c", _LAUNCH, str(REPO / "launch" / f"{name}.launch.py"),
-           *[f"{k}:={v}" for k, v in args.items()]]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-c",
+        _LAUNCH,
+        str(REPO / "launch" / f"{name}.launch.py"),
+        *[f"{k}:={v}" for k, v in args.items()],
+    ]
+    p = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         out, _ = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -188,12 +203,15 @@ def _ros2_launch(name: str, args: dict[str, str], timeout: float = 90
     return subprocess.CompletedProcess(cmd, p.returncode, out)
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"device": "tpu"}, "parameter 'device'"),
-    ({"hold_margin": "abc"}, "parameter 'hold_margin': must be a number"),
-    ({"camera_topic": "bad topic"}, "parameter 'camera_topic'"),
-    ({"rviz": "true"}, "rviz2 package is not installed"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"device": "tpu"}, "parameter 'device'"),
+        ({"hold_margin": "abc"}, "parameter 'hold_margin': must be a number"),
+        ({"camera_topic": "bad topic"}, "parameter 'camera_topic'"),
+        ({"rviz": "true"}, "rviz2 package is not installed"),
+    ],
+)
 @pytest.mark.timeout(120)
 def test_launch_check_fails_before_anything_starts(monkeypatch, bad, message) -> None:
     """The first action runs the bringup's validation and the rviz2 check: a bad value (or
@@ -209,8 +227,9 @@ def test_launch_check_fails_before_anything_starts(monkeypatch, bad, message) ->
         return
     check = next(e for e in entities if type(e).__name__ == "OpaqueFunction")
     declared = {e.name: e for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
-    values = {k: str(bringup.argument_values(bringup.load_bringup("pick_place"))[k])
-              for k in declared}
+    values = {
+        k: str(bringup.argument_values(bringup.load_bringup("pick_place"))[k]) for k in declared
+    }
     values.update(rviz="false", use_sim="true", hold_margin="0.0", gripper_margin="0.002")
     values.update(_path_args("pick_place"))
     assert check.kwargs["function"](types.SimpleNamespace(values=values)) == []  # defaults: ok
@@ -234,30 +253,48 @@ def test_required_process_failure_stops_the_launch(monkeypatch, tmp_path) -> Non
         return  # no real launch API: the rule's actions above are what it would run
     for code, want in ((3, 1), (0, 0)):
         marker = tmp_path / f"survivor_{code}"
-        survivor = ExecuteProcess(cmd=[sys.executable, "-c", (
-            "import time, pathlib; time.sleep(60); "
-            f"pathlib.Path({str(marker)!r}).write_text('still ran')")],
-            sigterm_timeout="2", output="screen")
-        failing = ExecuteProcess(cmd=[sys.executable, "-c",
-                                      f"import time, sys; time.sleep(1); sys.exit({code})"])
+        survivor = ExecuteProcess(
+            cmd=[
+                sys.executable,
+                "-c",
+                (
+                    "import time, pathlib; time.sleep(60); "
+                    f"pathlib.Path({str(marker)!r}).write_text('still ran')"
+                ),
+            ],
+            sigterm_timeout="2",
+            output="screen",
+        )
+        failing = ExecuteProcess(
+            cmd=[sys.executable, "-c", f"import time, sys; time.sleep(1); sys.exit({code})"]
+        )
         t0 = time.monotonic()
-        rc = _run_launch_service([vl._shutdown_on_exit("failing", failing), survivor,
-                                  failing], {})
+        rc = _run_launch_service([vl._shutdown_on_exit("failing", failing), survivor, failing], {})
         assert rc == want and time.monotonic() - t0 < 30
         time.sleep(0.5)
         assert not marker.exists()  # the survivor was stopped, not left running
 
 
 def test_defaults_do_not_depend_on_the_current_directory(tmp_path) -> None:
-    r = subprocess.run([sys.executable, "-m", "vjepa2_planner_node.bringup", "reach", "--print"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    r = subprocess.run(
+        [sys.executable, "-m", "vjepa2_planner_node.bringup", "reach", "--print"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert r.returncode == 0, r.stderr
     share = bringup.share_dir()  # the colcon install's share/vjepa2 if on AMENT_PREFIX_PATH
-    assert f"checkpoint:=\"{share}/weights/sim_tiny\"" in r.stdout
-    assert f"goals_dir:=\"{share}/goals/reach\"" in r.stdout
+    assert f'checkpoint:="{share}/weights/sim_tiny"' in r.stdout
+    assert f'goals_dir:="{share}/goals/reach"' in r.stdout
     assert not (tmp_path / "goals").exists()
-    show = subprocess.run([sys.executable, "-m", "vjepa2_planner_node.bringup", "reach",
-                           "--show-args"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    show = subprocess.run(
+        [sys.executable, "-m", "vjepa2_planner_node.bringup", "reach", "--show-args"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert "no description given" not in show.stdout and "choices: true, false" in show.stdout

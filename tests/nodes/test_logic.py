@@ -65,8 +65,9 @@ def test_state_alpha_needs_a_readout_and_steers_the_plan(tmp_path) -> None:
     with torch.no_grad():  # a head that reads the goal state (-5 cm in x) from any image
         head.mlp[-1].bias.copy_(torch.tensor([-0.05, 0, 0, 0, 0, 0, 0]))
     path = save_model(head, tmp_path / "readout.safetensors")
-    plan = make_planner(core, cfg.planner_config(),
-                        cfg.state_energy(load_readout(str(path))))(obs, z0)
+    plan = make_planner(core, cfg.planner_config(), cfg.state_energy(load_readout(str(path))))(
+        obs, z0
+    )
     assert plan.action[0] < -0.03  # toward the readout's goal state, not the image's
     with pytest.raises(ParamError, match="readout"):
         load_readout(str(tmp_path / "missing.safetensors"))
@@ -90,11 +91,15 @@ def test_bringup_resolve_and_validation(tmp_path) -> None:
     rviz = next(s for s in specs if s.name == "rviz")
     assert not rviz.pip and rviz.arguments[1].endswith("config/vjepa2.rviz")
     assert not rviz.required
-    for bad, param in [({"device": "tpu"}, "device"), ({"checkpoint": "/nope"}, "checkpoint"),
-                       ({"camera_topic": "not a topic"}, "camera_topic"),
-                       ({"use_sim": "maybe"}, "use_sim"), ({"robot": "x"}, "robot"),
-                       ({"hold_margin": "soon"}, "hold_margin"),
-                       ({"gripper_margin": "x"}, "gripper_margin")]:
+    for bad, param in [
+        ({"device": "tpu"}, "device"),
+        ({"checkpoint": "/nope"}, "checkpoint"),
+        ({"camera_topic": "not a topic"}, "camera_topic"),
+        ({"use_sim": "maybe"}, "use_sim"),
+        ({"robot": "x"}, "robot"),
+        ({"hold_margin": "soon"}, "hold_margin"),
+        ({"gripper_margin": "x"}, "gripper_margin"),
+    ]:
         with pytest.raises(ParamError, match=f"parameter '{param}'"):
             bringup.resolve(b, {"checkpoint": str(ckpt), **bad})
     assert planner.parameters["hold_margin"] == 0.0  # hold rule on by default
@@ -124,12 +129,20 @@ def test_goal_library_bounds_image_size(tmp_path) -> None:
     lib = GoalLibrary(tmp_path)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", 40000, 40000, 8, 2, 0, 0, 0)
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-           + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + chunk(b"IEND", b"")
+    )
     (tmp_path / "huge.png").write_bytes(png)
     with pytest.raises(ValueError, match="40000x40000"):
         lib.load("huge")
@@ -145,15 +158,18 @@ def test_planner_settings_take_every_default_from_the_preset() -> None:
     from vjepa2_world_model.planning import get_preset
 
     node_defaults = CEMSettings(
-        preset=PLANNER_PARAMS["preset"], horizon=PLANNER_PARAMS["horizon"],
-        samples=PLANNER_PARAMS["samples"], iterations=PLANNER_PARAMS["iterations"],
-        elites=PLANNER_PARAMS["elites"], seed=PLANNER_PARAMS["seed"],
+        preset=PLANNER_PARAMS["preset"],
+        horizon=PLANNER_PARAMS["horizon"],
+        samples=PLANNER_PARAMS["samples"],
+        iterations=PLANNER_PARAMS["iterations"],
+        elites=PLANNER_PARAMS["elites"],
+        seed=PLANNER_PARAMS["seed"],
         hold_margin=PLANNER_PARAMS["hold_margin"],
-        gripper_margin=PLANNER_PARAMS["gripper_margin"])
+        gripper_margin=PLANNER_PARAMS["gripper_margin"],
+    )
     assert node_defaults.planner_config() == get_preset("cpu", seed=0)
     assert CEMSettings().planner_config() == get_preset("cpu", seed=0)
     cfg = CEMSettings(hold_margin=0.0, gripper_margin=0.002).planner_config()
     assert (cfg.hold_margin, cfg.gripper_margin) == (0.0, 0.002)
     cfg = CEMSettings(hold_margin=-1.0, gripper_margin=-1.0).planner_config()
     assert (cfg.hold_margin, cfg.gripper_margin) == (None, None)
-

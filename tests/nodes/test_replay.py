@@ -30,11 +30,18 @@ META = json.loads((FIXTURES / "replay_sim.json").read_text())
 def live(tmp_path_factory, tiny_checkpoint):
     assert weights_hash(Path(tiny_checkpoint)) == META["weights_sha256"], (
         "tiny weights changed since the fixture was recorded: "
-        "re-run python -m tests.nodes.make_replay_fixture")
+        "re-run python -m tests.nodes.make_replay_fixture"
+    )
     tmp = tmp_path_factory.mktemp("replay")
-    p = start("vjepa2_planner_node.planner_node", "-p", f"checkpoint:={tiny_checkpoint}",
-              "-p", f"goals_dir:={tmp / 'goals'}", *META["planner_args"],
-              log=tmp / "planner.log")
+    p = start(
+        "vjepa2_planner_node.planner_node",
+        "-p",
+        f"checkpoint:={tiny_checkpoint}",
+        "-p",
+        f"goals_dir:={tmp / 'goals'}",
+        *META["planner_args"],
+        log=tmp / "planner.log",
+    )
     c = Client("replay_client")
     c.tmp, c.proc = tmp, p
     c.plan = ActionClient(c.node, PlanToGoal, "/planner/plan_to_goal")
@@ -50,8 +57,12 @@ def live(tmp_path_factory, tiny_checkpoint):
 
 def goal_request(steps: int) -> PlanToGoal.Goal:
     img = GoalLibrary(FIXTURES).load("replay_sim_goal")
-    return PlanToGoal.Goal(goal_names=["start"], goal_images=[array_to_image_msg(img)],
-                           step_budgets=[steps], energy_threshold=1e-9)
+    return PlanToGoal.Goal(
+        goal_names=["start"],
+        goal_images=[array_to_image_msg(img)],
+        step_budgets=[steps],
+        energy_threshold=1e-9,
+    )
 
 
 def test_replay_reproduces_recorded_deltas(live) -> None:
@@ -110,8 +121,13 @@ def test_malformed_frame_and_camera_gap_are_reported(live, tmp_path) -> None:
         gh.succeed()
         return ExecuteDelta.Result(success=True)
 
-    server = ActionServer(live.node, ExecuteDelta, "/franka/execute_delta", execute,
-                          callback_group=ReentrantCallbackGroup())
+    server = ActionServer(
+        live.node,
+        ExecuteDelta,
+        "/franka/execute_delta",
+        execute,
+        callback_group=ReentrantCallbackGroup(),
+    )
     n = len(live.status)
     handle = live.result(live.plan.send_goal_async(goal_request(50)), 10, "goal")
     replay(bag, node=live.node, start_delay=0.5, wait_subscribers=0.0)

@@ -22,9 +22,14 @@ BAG = Path(__file__).parent / "fixtures" / "replay_sim"
 def _replay(bag: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
-        [sys.executable, "-m", "vjepa2_world_model.cli", "replay", str(bag), "--wait", "0",
-         *extra], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True)
+        [sys.executable, "-m", "vjepa2_world_model.cli", "replay", str(bag), "--wait", "0", *extra],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _write_bag(path: Path, msgs: list[tuple[str, str, int, object]]) -> None:
@@ -57,7 +62,7 @@ def test_bit_rot_is_reported_with_nonzero_exit(tmp_path: Path) -> None:
     # 4 KB of rot at 80 %: inside the record structure (rot inside image pixels is
     # undetectable: these MCAP chunks carry no CRC)
     mid = int(len(data) * 0.8)
-    data[mid:mid + 4096] = np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes()
+    data[mid : mid + 4096] = np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes()
     mcap.write_bytes(bytes(data))
     with pytest.raises(BagReadError, match="messages"):
         read_bag(bag)
@@ -71,8 +76,13 @@ def test_sigterm_stops_replay_during_a_long_gap(tmp_path: Path) -> None:
     ts = typestore()
     msg = ts.types["std_msgs/msg/String"](data="x")
     bag = tmp_path / "gap"
-    _write_bag(bag, [("/gap/a", "std_msgs/msg/String", 10**9, msg),
-                     ("/gap/a", "std_msgs/msg/String", 10**9 + 600 * 10**9, msg)])
+    _write_bag(
+        bag,
+        [
+            ("/gap/a", "std_msgs/msg/String", 10**9, msg),
+            ("/gap/a", "std_msgs/msg/String", 10**9 + 600 * 10**9, msg),
+        ],
+    )
     p = _replay(bag)
     time.sleep(4.0)  # started, waiting for the second message 600 s later
     assert p.poll() is None

@@ -34,13 +34,27 @@ def stack(tmp_path_factory, tiny_checkpoint):
     goals = tmp / "goals"
     procs = [
         start("tests.nodes.fake_cell", "-p", "motion_s:=0.3", log=tmp / "cell.log"),
-        start("vjepa2_planner_node.planner_node", "-p", f"planner:goals_dir:={goals}",
-              "-p", f"world_model:checkpoint:={tiny_checkpoint}", "-p", "device:=cpu",
-              "-p", "world_model:stale_after_s:=0.5", "-p", "planner:samples:=16",
-              "-p", "planner:iterations:=2", "-p", "planner:elites:=4",
-              log=tmp / "planner.log"),
-        start("vjepa2_planner_node.goal_selector", "-p", f"goals_dir:={goals}",
-              log=tmp / "goals.log"),
+        start(
+            "vjepa2_planner_node.planner_node",
+            "-p",
+            f"planner:goals_dir:={goals}",
+            "-p",
+            f"world_model:checkpoint:={tiny_checkpoint}",
+            "-p",
+            "device:=cpu",
+            "-p",
+            "world_model:stale_after_s:=0.5",
+            "-p",
+            "planner:samples:=16",
+            "-p",
+            "planner:iterations:=2",
+            "-p",
+            "planner:elites:=4",
+            log=tmp / "planner.log",
+        ),
+        start(
+            "vjepa2_planner_node.goal_selector", "-p", f"goals_dir:={goals}", log=tmp / "goals.log"
+        ),
     ]
     client = Client()
     client.status = client.collect(PlannerStatus, "/planner/status")
@@ -63,16 +77,23 @@ def executed(c: Client) -> list:
 
 def send(c: Client, goal: PlanToGoal.Goal):
     fbs: list = []
-    handle = c.result(c.plan.send_goal_async(goal, feedback_callback=lambda m: fbs.append(
-        m.feedback)), 10, "goal response")
+    handle = c.result(
+        c.plan.send_goal_async(goal, feedback_callback=lambda m: fbs.append(m.feedback)),
+        10,
+        "goal response",
+    )
     assert handle.accepted
     return handle, fbs
 
 
 def image_goal(budget: int, threshold: float = 1e-6) -> PlanToGoal.Goal:
     img = render(np.array([0.55, 0.12, 0.3, 0, 0, 0, 0.5]))
-    return PlanToGoal.Goal(goal_names=["target"], goal_images=[array_to_image_msg(img)],
-                           step_budgets=[budget], energy_threshold=threshold)
+    return PlanToGoal.Goal(
+        goal_names=["target"],
+        goal_images=[array_to_image_msg(img)],
+        step_budgets=[budget],
+        energy_threshold=threshold,
+    )
 
 
 def test_plan_to_goal_feedback_every_step_and_deltas_executed(stack) -> None:
@@ -86,16 +107,28 @@ def test_plan_to_goal_feedback_every_step_and_deltas_executed(stack) -> None:
     done = executed(stack)[before:]
     assert len(done) == 3
     for f, d in zip(fbs, done, strict=True):
-        a = [f.action.dx, f.action.dy, f.action.dz, f.action.droll, f.action.dpitch,
-             f.action.dyaw, f.action.dgripper]
+        a = [
+            f.action.dx,
+            f.action.dy,
+            f.action.dz,
+            f.action.droll,
+            f.action.dpitch,
+            f.action.dyaw,
+            f.action.dgripper,
+        ]
         np.testing.assert_allclose(a, d, atol=1e-9)
     assert any(s.state == "executing" and s.goal_name == "target" for s in stack.status)
 
 
 def _set_motion_s(stack, seconds: float) -> None:
-    req = SetParameters.Request(parameters=[Parameter(
-        name="motion_s", value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE,
-                                              double_value=seconds))])
+    req = SetParameters.Request(
+        parameters=[
+            Parameter(
+                name="motion_s",
+                value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=seconds),
+            )
+        ]
+    )
     r = stack.call(SetParameters, "/fake_cell/set_parameters", req)
     assert r.results[0].successful
 
@@ -116,8 +149,14 @@ def _cancel_mid_motion(stack) -> None:
     wait_until(lambda: len(fbs) >= 1, 30, "first feedback")
     # cancel in the middle of the next motion
     # status "executing" with no execute_ms yet = the delta was just sent to the bridge
-    wait_until(lambda: any(s.state == "executing" and s.step == 1 and math.isnan(s.execute_ms)
-                           for s in stack.status[n_status:]), 30, "second motion")
+    wait_until(
+        lambda: any(
+            s.state == "executing" and s.step == 1 and math.isnan(s.execute_ms)
+            for s in stack.status[n_status:]
+        ),
+        30,
+        "second motion",
+    )
     time.sleep(0.1)
     res = stack.result(handle.cancel_goal_async(), 5, "cancel response")
     assert len(res.goals_canceling) == 1
@@ -136,8 +175,13 @@ def test_camera_stall_holds_and_resumes(stack) -> None:
     wait_until(lambda: len(fbs) >= 1, 30, "first feedback")
     stack.call(SetBool, "/fake_cell/camera_enabled", SetBool.Request(data=False))
     try:
-        wait_until(lambda: any(s.state == "holding" and "camera stale" in s.message
-                               for s in stack.status[-20:]), 10, "holding status")
+        wait_until(
+            lambda: any(
+                s.state == "holding" and "camera stale" in s.message for s in stack.status[-20:]
+            ),
+            10,
+            "holding status",
+        )
         n = len(executed(stack))
         steps = len(fbs)
         time.sleep(1.0)
@@ -170,20 +214,30 @@ def test_interactive_marker_menu_sets_goal_and_plans(stack) -> None:
     assert "cube_left" in stack.call(ListGoals, "/goals/list", ListGoals.Request()).names
     updates = stack.collect(InteractiveMarkerUpdate, "/goal_markers/update")
     active = stack.collect(String, "/goals/active_name", LATCHED_QOS)
-    resp = stack.call(GetInteractiveMarkers, "/goal_markers/get_interactive_markers",
-                      GetInteractiveMarkers.Request())
+    resp = stack.call(
+        GetInteractiveMarkers,
+        "/goal_markers/get_interactive_markers",
+        GetInteractiveMarkers.Request(),
+    )
     (marker,) = resp.markers
     titles = {e.title: e.id for e in marker.menu_entries}
-    assert {"Set goal: cube_left", "Capture current view as goal", "Plan to goal",
-            "Stop"} <= set(titles)
+    assert {"Set goal: cube_left", "Capture current view as goal", "Plan to goal", "Stop"} <= set(
+        titles
+    )
     wait_until(lambda: updates, 3, "keep-alive/update on the update topic")
     fb_pub = stack.node.create_publisher(InteractiveMarkerFeedback, "/goal_markers/feedback", 10)
     wait_until(lambda: fb_pub.get_subscription_count() > 0, 5, "feedback subscriber")
 
     def select(title: str) -> None:
-        fb_pub.publish(InteractiveMarkerFeedback(
-            client_id="/rviz/test", marker_name="goal_menu", control_name="menu",
-            event_type=InteractiveMarkerFeedback.MENU_SELECT, menu_entry_id=titles[title]))
+        fb_pub.publish(
+            InteractiveMarkerFeedback(
+                client_id="/rviz/test",
+                marker_name="goal_menu",
+                control_name="menu",
+                event_type=InteractiveMarkerFeedback.MENU_SELECT,
+                menu_entry_id=titles[title],
+            )
+        )
 
     # move the robot away from the captured view so there is something to plan
     from vjepa2_interfaces.action import ExecuteDelta
@@ -198,23 +252,39 @@ def test_interactive_marker_menu_sets_goal_and_plans(stack) -> None:
     n_status = len(stack.status)
     n_exec = len(executed(stack))
     select("Plan to goal")
-    wait_until(lambda: any(s.goal_name == "cube_left" and s.state == "executing"
-                           for s in stack.status[n_status:]), 20,
-               lambda: f"planning to cube_left; status: {stack.status[n_status:]}")
+    wait_until(
+        lambda: any(
+            s.goal_name == "cube_left" and s.state == "executing" for s in stack.status[n_status:]
+        ),
+        20,
+        lambda: f"planning to cube_left; status: {stack.status[n_status:]}",
+    )
     select("Stop")
-    wait_until(lambda: any(s.state == "canceled" for s in stack.status[n_status:]), 10,
-               "planner stopped by the Stop menu entry")
+    wait_until(
+        lambda: any(s.state == "canceled" for s in stack.status[n_status:]),
+        10,
+        "planner stopped by the Stop menu entry",
+    )
     assert len(executed(stack)) > n_exec
     # the library change shows up as a new full UPDATE with the new menu
-    assert any(u.type == InteractiveMarkerUpdate.UPDATE or u.type ==
-               InteractiveMarkerUpdate.KEEP_ALIVE for u in updates)
+    assert any(
+        u.type == InteractiveMarkerUpdate.UPDATE or u.type == InteractiveMarkerUpdate.KEEP_ALIVE
+        for u in updates
+    )
 
 
 def test_bad_camera_topic_type_fails_at_startup_naming_it(stack) -> None:
     log = stack.tmp / "bad.log"
-    p = start("vjepa2_planner_node.planner_node", "-p", "camera_topic:=/planner/status",
-              "-p", f"checkpoint:={stack.ckpt}",
-              "-r", "__ns:=/bad", log=log)
+    p = start(
+        "vjepa2_planner_node.planner_node",
+        "-p",
+        "camera_topic:=/planner/status",
+        "-p",
+        f"checkpoint:={stack.ckpt}",
+        "-r",
+        "__ns:=/bad",
+        log=log,
+    )
     try:
         rc = p.wait(timeout=40)
     finally:
@@ -228,12 +298,18 @@ def test_twenty_concurrent_goals_all_answered(stack) -> None:
     """20 PlanToGoal requests at once: each gets a goal response and a result; one runs,
     the others end at once with a reason."""
     futs = [stack.plan.send_goal_async(image_goal(2)) for _ in range(20)]
-    wait_until(lambda: all(f.done() for f in futs), 30,
-               lambda: f"{sum(f.done() for f in futs)}/20 goal responses")
+    wait_until(
+        lambda: all(f.done() for f in futs),
+        30,
+        lambda: f"{sum(f.done() for f in futs)}/20 goal responses",
+    )
     handles = [f.result() for f in futs]
     results = [h.get_result_async() for h in handles if h.accepted]
-    wait_until(lambda: all(r.done() for r in results), 90,
-               lambda: f"{sum(r.done() for r in results)}/{len(results)} results")
+    wait_until(
+        lambda: all(r.done() for r in results),
+        90,
+        lambda: f"{sum(r.done() for r in results)}/{len(results)} results",
+    )
     msgs = [r.result().result.message for r in results]
     ran = [r for r in results if r.result().result.steps > 0]
     assert len(ran) == 1, msgs
@@ -271,8 +347,9 @@ def test_bridge_fault_fails_the_goal(stack) -> None:
 def test_oversized_goal_image_named_error(stack) -> None:
     """A 1 x 65535 goal image is refused by name (image limits), not an empty abort."""
     img = np.zeros((1, 65535, 3), np.uint8)
-    goal = PlanToGoal.Goal(goal_names=["wide"], goal_images=[array_to_image_msg(img)],
-                           step_budgets=[1])
+    goal = PlanToGoal.Goal(
+        goal_names=["wide"], goal_images=[array_to_image_msg(img)], step_budgets=[1]
+    )
     handle, _ = send(stack, goal)
     res = stack.result(handle.get_result_async(), 20, "result of an oversized goal")
     assert res.status == GoalStatus.STATUS_ABORTED

@@ -37,8 +37,12 @@ class Clock:
         return self.t
 
 
-def make_run(energies: list[float], obs_script: list | None = None, fail_at: int = -1,
-             cancel_after: int = 10**9) -> tuple[GoalRun, dict]:
+def make_run(
+    energies: list[float],
+    obs_script: list | None = None,
+    fail_at: int = -1,
+    cancel_after: int = 10**9,
+) -> tuple[GoalRun, dict]:
     """A GoalRun whose observed energy follows ``energies`` (one per observation)."""
     log: dict = {"executed": [], "reports": [], "seq": 0}
     script = list(obs_script or [])
@@ -61,8 +65,9 @@ def make_run(energies: list[float], obs_script: list | None = None, fail_at: int
     run = GoalRun(
         observe=observe,
         observed_energy=lambda obs, zg: obs.z,
-        plan=lambda obs, zg: PlanResult(torch.full((7,), 0.01), torch.full((2, 7), 0.01),
-                                         obs.z - 0.1),
+        plan=lambda obs, zg: PlanResult(
+            torch.full((7,), 0.01), torch.full((2, 7), 0.01), obs.z - 0.1
+        ),
         execute=execute,
         cancelled=lambda: len(log["executed"]) >= cancel_after,
         report=log["reports"].append,
@@ -229,9 +234,13 @@ def test_node_planner_uses_the_configs_rollout_settings() -> None:
 
 def test_subgoal_sequence_budget_and_threshold() -> None:
     f = [torch.zeros(2, 3) + i for i in range(3)]
-    seq = SubGoalSequence([SubGoal(n, z, b) for n, z, b in
-                           zip(("grasp", "carry", "place"), f, (4, 10, 4), strict=True)],
-                          energy_threshold=0.1)
+    seq = SubGoalSequence(
+        [
+            SubGoal(n, z, b)
+            for n, z, b in zip(("grasp", "carry", "place"), f, (4, 10, 4), strict=True)
+        ],
+        energy_threshold=0.1,
+    )
     assert [g.budget for g in seq.goals] == [4, 10, 4] and seq.total_budget == 18
     ends = []
     for _ in range(4):  # the loop's order: observe (goal ends?) -> plan, execute -> step_done
@@ -304,4 +313,5 @@ def test_wait_for_frame_wakes_on_the_next_frame_and_names_stale_inputs() -> None
     buf.put_state(np.arange(7.0))
     buf.put_frame(np.zeros((4, 4, 3), np.uint8))
     assert buf.wait_for_frame(10**6, 0.0, 0.05) == (
-        "camera stale: no new frame after the last motion")
+        "camera stale: no new frame after the last motion"
+    )

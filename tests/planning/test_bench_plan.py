@@ -9,9 +9,26 @@ from vjepa2_world_model.cli import main as cli
 
 
 def test_bench_plan_runs_tiny_on_cpu(capsys):
-    rc = cli(["bench", "plan", "--device", "cpu", "--presets", "paper,reference",
-              "--set", "num_samples=12", "--set", "iterations=2", "--set", "top_k=3",
-              "--repeats", "1", "--threads", "1"])
+    rc = cli(
+        [
+            "bench",
+            "plan",
+            "--device",
+            "cpu",
+            "--presets",
+            "paper,reference",
+            "--set",
+            "num_samples=12",
+            "--set",
+            "iterations=2",
+            "--set",
+            "top_k=3",
+            "--repeats",
+            "1",
+            "--threads",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert "vit_tiny + ac_tiny" in out and "torch.float32" in out
@@ -20,8 +37,10 @@ def test_bench_plan_runs_tiny_on_cpu(capsys):
     for line in out.splitlines():
         m = re.match(r"(paper|reference)\s+(\d+)/\s*(\d+)/\s*(\d+)/(\d) +(.*)", line)
         if m:
-            rows[m.group(1)] = ([int(m.group(i)) for i in range(2, 6)],
-                                m.group(6).replace("|", " ").split())
+            rows[m.group(1)] = (
+                [int(m.group(i)) for i in range(2, 6)],
+                m.group(6).replace("|", " ").split(),
+            )
     assert rows["paper"][0] == [12, 2, 3, 1] and rows["reference"][0] == [12, 2, 3, 2]
     for _, cols in rows.values():
         ms, hz = float(cols[0]), float(cols[1])

@@ -23,8 +23,16 @@ def _problem(delta, seed=0):
 def test_reaches_analytic_optimum(limit):
     delta = [0.03, -0.02, 0.015, 0, 0, 0, 0.6]
     _, fn = _problem(delta)
-    cfg = CEMConfig(num_samples=200, iterations=10, top_k=10, horizon=1, limit=limit,
-                    maxnorm=0.05, l1_radius=0.075, gripper_clip=1.0)
+    cfg = CEMConfig(
+        num_samples=200,
+        iterations=10,
+        top_k=10,
+        horizon=1,
+        limit=limit,
+        maxnorm=0.05,
+        l1_radius=0.075,
+        gripper_clip=1.0,
+    )
     res = CEM(cfg).optimize(fn)
     assert res.ok and res.iterations == 10
     torch.testing.assert_close(res.actions[0], torch.tensor(delta), atol=2e-3, rtol=0)
@@ -43,10 +51,26 @@ def test_limits_hold_for_every_sample_and_result():
     delta = [0.5, -0.4, 0.3, 0.4, -0.4, 0.4, 3.0]  # far outside every limit
     _, fn = _problem(delta)
     for cfg in [
-        CEMConfig(num_samples=64, iterations=4, horizon=2, limit="box", maxnorm=0.05,
-                  gripper_clip=0.75, search_dims=tuple(range(7)), rot_maxnorm=0.1),
-        CEMConfig(num_samples=64, iterations=4, horizon=2, limit="l1", l1_radius=0.075,
-                  gripper_clip=0.75, init_std=0.2, init_std_gripper=2.0),
+        CEMConfig(
+            num_samples=64,
+            iterations=4,
+            horizon=2,
+            limit="box",
+            maxnorm=0.05,
+            gripper_clip=0.75,
+            search_dims=tuple(range(7)),
+            rot_maxnorm=0.1,
+        ),
+        CEMConfig(
+            num_samples=64,
+            iterations=4,
+            horizon=2,
+            limit="l1",
+            l1_radius=0.075,
+            gripper_clip=0.75,
+            init_std=0.2,
+            init_std_gripper=2.0,
+        ),
     ]:
         cem = CEM(cfg)
         seen = []

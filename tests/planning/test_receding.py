@@ -48,8 +48,15 @@ def test_warm_start_converges_in_fewer_iterations(horizon):
     weights = None if horizon == 1 else (0.5, 1.0)  # both frames: identifiable optimum
 
     def iters(warm):
-        cem = CEMConfig(num_samples=150, iterations=30, top_k=10, horizon=horizon,
-                        maxnorm=0.05, stop_std=2e-3, search_dims=(0, 1, 2))
+        cem = CEMConfig(
+            num_samples=150,
+            iterations=30,
+            top_k=10,
+            horizon=horizon,
+            maxnorm=0.05,
+            stop_std=2e-3,
+            search_dims=(0, 1, 2),
+        )
         cfg = PlannerConfig(cem=cem, warm_start=warm, energy_weights=weights)
         _, res = _closed_loop(RecedingHorizonPlanner(wm, cfg), wm, goal_state, 5)
         assert all(r.ok and r.iterations < 30 for r in res)
@@ -57,7 +64,9 @@ def test_warm_start_converges_in_fewer_iterations(horizon):
 
     cold, warm = iters(False), iters(True)
     assert sum(warm) < sum(cold) and all(w <= c for w, c in zip(warm, cold, strict=True)), (
-        warm, cold)
+        warm,
+        cold,
+    )
 
 
 def test_same_seed_same_plans_and_reset():
@@ -109,15 +118,32 @@ def test_planner_all_nan_model_returns_zero_action_with_reason():
 
 def test_presets_and_yaml_dicts():
     paper = get_preset("paper")
-    assert (paper.cem.num_samples, paper.cem.iterations, paper.cem.top_k,
-            paper.cem.horizon, paper.cem.limit, paper.cem.l1_radius) == (800, 10, 10, 1, "l1",
-                                                                         0.075)
+    assert (
+        paper.cem.num_samples,
+        paper.cem.iterations,
+        paper.cem.top_k,
+        paper.cem.horizon,
+        paper.cem.limit,
+        paper.cem.l1_radius,
+    ) == (800, 10, 10, 1, "l1", 0.075)
     ref = get_preset("reference")
-    assert (ref.cem.num_samples, ref.cem.horizon, ref.cem.maxnorm, ref.cem.gripper_clip,
-            ref.cem.search_dims) == (400, 2, 0.05, 0.75, (0, 1, 2, 6))
-    cfg = PlannerConfig.from_dict({"preset": "reference", "cem": {"num_samples": 64},
-                                   "iterations": 3, "rollout": "naive",
-                                   "energy_weights": [0.5, 1.0], "search_dims": [0, 1, 2]})
+    assert (
+        ref.cem.num_samples,
+        ref.cem.horizon,
+        ref.cem.maxnorm,
+        ref.cem.gripper_clip,
+        ref.cem.search_dims,
+    ) == (400, 2, 0.05, 0.75, (0, 1, 2, 6))
+    cfg = PlannerConfig.from_dict(
+        {
+            "preset": "reference",
+            "cem": {"num_samples": 64},
+            "iterations": 3,
+            "rollout": "naive",
+            "energy_weights": [0.5, 1.0],
+            "search_dims": [0, 1, 2],
+        }
+    )
     assert (cfg.cem.num_samples, cfg.cem.iterations, cfg.rollout) == (64, 3, "naive")
     assert cfg.energy_weights == (0.5, 1.0) and cfg.cem.search_dims == (0, 1, 2)
     assert PlannerConfig.from_dict(cfg.to_dict()) == cfg
@@ -132,8 +158,7 @@ def test_presets_and_yaml_dicts():
 def test_hold_rule_stops_at_the_goal_but_not_on_the_way():
     wm = LinearPoseWorldModel(seed=6)
     goal_state = S0 + torch.tensor([0.1, 0.0, 0.0, 0, 0, 0, 0])
-    cfg = get_preset("cpu", num_samples=64, iterations=4, search_dims=[0, 1, 2],
-                     hold_margin=0.0)
+    cfg = get_preset("cpu", num_samples=64, iterations=4, search_dims=[0, 1, 2], hold_margin=0.0)
     planner = RecedingHorizonPlanner(wm, cfg)
     z_goal = wm.features(goal_state)
     far = planner.plan(wm.features(S0), S0, z_goal)  # 10 cm away: the plan beats holding
@@ -143,8 +168,9 @@ def test_hold_rule_stops_at_the_goal_but_not_on_the_way():
     assert at.held and torch.equal(at.action, torch.zeros(7))
     assert at.hold_energy <= at.plan_energy
     calls = wm.calls
-    off = RecedingHorizonPlanner(wm, get_preset("cpu", num_samples=64, iterations=4,
-                                                search_dims=[0, 1, 2]))
+    off = RecedingHorizonPlanner(
+        wm, get_preset("cpu", num_samples=64, iterations=4, search_dims=[0, 1, 2])
+    )
     r = off.plan(wm.features(goal_state), goal_state, z_goal)
     assert not r.held and math.isnan(r.hold_energy) and wm.calls == calls + 4
     with pytest.raises(ValueError, match="hold_margin"):
@@ -153,8 +179,14 @@ def test_hold_rule_stops_at_the_goal_but_not_on_the_way():
 
 def test_hold_rule_drops_a_gripper_change_that_does_not_help():
     wm = LinearPoseWorldModel(seed=7)
-    cfg = get_preset("cpu", num_samples=64, iterations=4, search_dims=[0, 1, 2, 6],
-                     init_std_gripper=0.5, hold_margin=0.0)
+    cfg = get_preset(
+        "cpu",
+        num_samples=64,
+        iterations=4,
+        search_dims=[0, 1, 2, 6],
+        init_std_gripper=0.5,
+        hold_margin=0.0,
+    )
     planner = RecedingHorizonPlanner(wm, cfg)
     goal_state = S0 + torch.tensor([0.1, 0.0, 0.0, 0, 0, 0, 0])  # move; gripper stays open
     r = planner.plan(wm.features(S0), S0, wm.features(goal_state))
@@ -168,15 +200,23 @@ def test_hold_rule_drops_a_gripper_change_that_does_not_help():
 def test_gripper_margin_keeps_the_gripper_still_unless_the_gain_is_clear():
     wm = LinearPoseWorldModel(seed=8, scale=(10, 10, 10, 3, 3, 3, 0.01))  # gripper ~invisible
     close = S0 + torch.tensor([0.0, 0.0, 0.0, 0, 0, 0, 1.0])
-    base = {"num_samples": 64, "iterations": 4, "search_dims": [0, 1, 2, 6],
-            "init_std_gripper": 0.5, "hold_margin": 0.0}
+    base = {
+        "num_samples": 64,
+        "iterations": 4,
+        "search_dims": [0, 1, 2, 6],
+        "init_std_gripper": 0.5,
+        "hold_margin": 0.0,
+    }
     r = RecedingHorizonPlanner(wm, get_preset("cpu", **base)).plan(
-        wm.features(S0), S0, wm.features(close))
+        wm.features(S0), S0, wm.features(close)
+    )
     assert r.action[6] > 0.2  # margin 0: any predicted gain actuates the gripper
     r = RecedingHorizonPlanner(wm, get_preset("cpu", **base, gripper_margin=0.05)).plan(
-        wm.features(S0), S0, wm.features(close))
+        wm.features(S0), S0, wm.features(close)
+    )
     assert r.action[6] == 0 and r.choice == "hold"  # the tiny gain does not pay the margin
     visible = LinearPoseWorldModel(seed=8)  # gripper clearly visible: the change pays off
     r = RecedingHorizonPlanner(visible, get_preset("cpu", **base, gripper_margin=0.05)).plan(
-        visible.features(S0), S0, visible.features(close))
+        visible.features(S0), S0, visible.features(close)
+    )
     assert r.action[6] > 0.5

@@ -14,8 +14,7 @@ def test_reference_preset_numbers():
     cfg = get_preset("reference")
     c = cfg.cem
     assert (c.num_samples, c.iterations, c.top_k, c.horizon) == (400, 10, 10, 2)
-    assert (c.limit, c.maxnorm, c.gripper_clip, c.search_dims) == ("box", 0.05, 0.75,
-                                                                   (0, 1, 2, 6))
+    assert (c.limit, c.maxnorm, c.gripper_clip, c.search_dims) == ("box", 0.05, 0.75, (0, 1, 2, 6))
     assert (c.init_std, c.init_std_gripper, c.min_std) == (0.05, 1.0, 0.0)
     assert (c.momentum_mean, c.momentum_std) == (0.25, 0.95)
     assert (c.momentum_mean_gripper, c.momentum_std_gripper) == (0.15, 0.15)
@@ -38,7 +37,13 @@ def test_paper_preset_numbers():
 def test_cpu_preset_unchanged():
     c = get_preset("cpu").cem
     assert (c.num_samples, c.iterations, c.top_k, c.horizon, c.limit, c.l1_radius) == (
-        32, 4, 4, 1, "l1", 0.075)
+        32,
+        4,
+        4,
+        1,
+        "l1",
+        0.075,
+    )
     assert (c.momentum_mean, c.momentum_std, c.include_mean) == (0.1, 0.1, True)
     assert (c.std_unbiased, c.step_major_noise, c.gripper_deadband) == (False, False, 0.0)
 
@@ -49,8 +54,12 @@ TARGET = torch.tensor([0.07, -0.03, 0.02])
 def _energy(a: torch.Tensor) -> torch.Tensor:
     """Tiny energy over (S, H, 7): reach TARGET with the summed xyz, a small gripper
     command on step 0 (under the deadband), open on the last step, rotation 0."""
-    return ((a[:, :, :3].sum(1) - TARGET).abs().sum(-1) + 0.2 * (a[:, -1, 6] + 0.4).abs()
-            + 0.2 * (a[:, 0, 6] - 0.1).abs() + a[:, :, 3:6].abs().sum((1, 2)))
+    return (
+        (a[:, :, :3].sum(1) - TARGET).abs().sum(-1)
+        + 0.2 * (a[:, -1, 6] + 0.4).abs()
+        + 0.2 * (a[:, 0, 6] - 0.1).abs()
+        + a[:, :, 3:6].abs().sum((1, 2))
+    )
 
 
 def _released_rule(gen: torch.Generator, close_from: int | None = None):
@@ -75,10 +84,12 @@ def _released_rule(gen: torch.Generator, close_from: int | None = None):
         samples_seen.append(full)
         elite = a4[_energy(full).topk(K, largest=False).indices]
         em, es = elite.mean(0), elite.std(0)
-        mean = torch.cat([em[:, :3] * 0.75 + mean[:, :3] * 0.25,
-                          em[:, 3:] * 0.85 + mean[:, 3:] * 0.15], -1)
-        std = torch.cat([es[:, :3] * 0.05 + std[:, :3] * 0.95,
-                         es[:, 3:] * 0.85 + std[:, 3:] * 0.15], -1)
+        mean = torch.cat(
+            [em[:, :3] * 0.75 + mean[:, :3] * 0.25, em[:, 3:] * 0.85 + mean[:, 3:] * 0.15], -1
+        )
+        std = torch.cat(
+            [es[:, :3] * 0.05 + std[:, :3] * 0.95, es[:, 3:] * 0.85 + std[:, 3:] * 0.15], -1
+        )
     g = mean[:, 3].clone()
     g[g.abs() < 0.25] = 0.0
     action = torch.cat([mean[:, :3], torch.zeros(H, 3), g[:, None]], -1)
@@ -124,5 +135,4 @@ def test_reference_cem_close_gripper_schedule_matches():
         assert (ours[:, 1, 6] == 1.0).all()
     torch.testing.assert_close(res.actions, ref_action, rtol=0, atol=1e-6)
     assert float(res.actions[1, 6]) > 0.75  # the forced step's mean goes past the clip
-    assert CEM(get_preset("reference", close_gripper_from_step=1).cem).within_limits(
-        res.actions)
+    assert CEM(get_preset("reference", close_gripper_from_step=1).cem).within_limits(res.actions)

@@ -17,7 +17,8 @@ def test_apply_action_matches_scipy():
     a = torch.rand(64, 7, generator=g, dtype=torch.float64) * 0.6 - 0.3
     new = apply_action(s, a)
     r_new = Rotation.from_euler("xyz", a[:, 3:6].numpy()) * Rotation.from_euler(
-        "xyz", s[:, 3:6].numpy())
+        "xyz", s[:, 3:6].numpy()
+    )
     exp_m = r_new.as_matrix()
     got_m = Rotation.from_euler("xyz", new[:, 3:6].numpy()).as_matrix()
     np.testing.assert_allclose(got_m, exp_m, atol=1e-9)
@@ -39,8 +40,9 @@ def test_gimbal_lock_round_trip():
     s = torch.tensor([[0.0, 0, 0, 0.0, math.pi / 2, 0.3, 0.0]], dtype=torch.float64)
     a = torch.tensor([[0.0, 0, 0, 0.0, 0.0, 0.2, 0.0]], dtype=torch.float64)
     new = apply_action(s, a)
-    exp = Rotation.from_euler("xyz", [0, 0, 0.2]) * Rotation.from_euler("xyz", [0, math.pi / 2,
-                                                                               0.3])
+    exp = Rotation.from_euler("xyz", [0, 0, 0.2]) * Rotation.from_euler(
+        "xyz", [0, math.pi / 2, 0.3]
+    )
     got = Rotation.from_euler("xyz", new[0, 3:6].numpy())
     np.testing.assert_allclose(got.as_matrix(), exp.as_matrix(), atol=1e-7)
 
@@ -89,8 +91,9 @@ def test_state_energy_distance_alpha_and_angle_wrap():
     acts[2, 0, 6] = 1.0  # closes the hand
     d = se.distance(s0, acts)
     # roll +pi vs -pi + 1e-4 is 1e-4 apart (wrapped), not 2 pi
-    torch.testing.assert_close(d, torch.tensor([0.1 + 1.0, 0.0 + 1.0, 0.1]) + 1e-4,
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        d, torch.tensor([0.1 + 1.0, 0.0 + 1.0, 0.1]) + 1e-4, atol=1e-5, rtol=0
+    )
     torch.testing.assert_close(se(s0, acts), 2.0 * d)
     with pytest.raises(ValueError, match="alpha"):
         StateEnergy(FixedReadout(goal), alpha=-1.0)

@@ -18,5 +18,6 @@ os.environ.setdefault("ROS_LOG_DIR", "/tmp/vjepa2_test_roslogs")
 os.environ.setdefault("MUJOCO_GL", "egl")
 # franky-sim binds robot 1337 / gripper 1338 on this address: unique per session.
 os.environ["VJEPA2_TEST_ROBOT_IP"] = (
-    f"127.{_rng.randint(1, 254)}.{_rng.randint(1, 254)}.{_rng.randint(1, 254)}")
+    f"127.{_rng.randint(1, 254)}.{_rng.randint(1, 254)}.{_rng.randint(1, 254)}"
+)
 ensure_ros_env()

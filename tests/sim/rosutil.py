@@ -23,8 +23,9 @@ def _raise_priority(nice: int) -> None:
         pass
 
 
-def start_module(module: str, params: dict[str, Any], log_path: Path,
-                 nice: int = -5) -> subprocess.Popen:
+def start_module(
+    module: str, params: dict[str, Any], log_path: Path, nice: int = -5
+) -> subprocess.Popen:
     """``python -m module --ros-args -p k:=v ...`` with output to ``log_path``.
 
     Runs at raised priority (``nice``, like a robot controller) where permitted, so a
@@ -38,9 +39,15 @@ def start_module(module: str, params: dict[str, Any], log_path: Path,
             v = "[" + ",".join(str(float(x)) for x in v) + "]"
         cmd += ["-p", f"{k}:={v}"]
     log = open(log_path, "ab")  # noqa: SIM115
-    return subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                            env=os.environ.copy(), start_new_session=True,
-                            preexec_fn=lambda: _raise_priority(nice))
+    return subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+        start_new_session=True,
+        preexec_fn=lambda: _raise_priority(nice),
+    )
 
 
 def stop_process(proc: subprocess.Popen | None) -> None:
@@ -86,11 +93,11 @@ class RosClient:
         n = self.node
         n.create_subscription(Float64MultiArray, "/franka/ee_state", self._on_state, 10)
         n.create_subscription(String, "/franka/status", self._on_status, 10)
-        n.create_subscription(String, "/franka/safety_events",
-                              lambda m: self.events.append(m.data), 10)
+        n.create_subscription(
+            String, "/franka/safety_events", lambda m: self.events.append(m.data), 10
+        )
         n.create_subscription(Image, "/camera/image_raw", self._on_image, 10)
-        n.create_subscription(PoseStamped, "/sim/cube/pose",
-                              lambda m: setattr(self, "cube", m), 10)
+        n.create_subscription(PoseStamped, "/sim/cube/pose", lambda m: setattr(self, "cube", m), 10)
         self.client = ActionClient(n, ExecuteDelta, "/franka/execute_delta")
         self.executor = MultiThreadedExecutor(num_threads=2)
         self.executor.add_node(n)
@@ -112,14 +119,16 @@ class RosClient:
 
     def fresh_state(self, after: float | None = None, timeout: float = 5.0) -> np.ndarray:
         t0 = time.monotonic() if after is None else after
-        assert wait_for(lambda: self.state is not None and self.state_time > t0, timeout), \
+        assert wait_for(lambda: self.state is not None and self.state_time > t0, timeout), (
             "no /franka/ee_state"
+        )
         with self.lock:
             return self.state.copy()
 
     def image(self, after: float, timeout: float = 5.0) -> np.ndarray:
-        assert wait_for(lambda: self.images and self.images[-1][0] > after, timeout), \
+        assert wait_for(lambda: self.images and self.images[-1][0] > after, timeout), (
             "no camera frame"
+        )
         with self.lock:
             msg = self.images[-1][1]
         return np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3)
@@ -128,8 +137,9 @@ class RosClient:
         """Send an ExecuteDelta goal; returns the result (wait) or the goal handle."""
         assert self.client.wait_for_server(timeout_sec=20.0), "no ExecuteDelta server"
         goal = self.ExecuteDelta.Goal()
-        for f, v in zip(("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper"), delta,
-                        strict=True):
+        for f, v in zip(
+            ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper"), delta, strict=True
+        ):
             setattr(goal.delta, f, float(v))
         goal.timeout = float(timeout)
         fut = self.client.send_goal_async(goal)
@@ -173,8 +183,9 @@ class SimCell:
     added here); ``start_bridge(**extra)`` restarts the bridge with some of them changed.
     """
 
-    def __init__(self, tmp: Path, sim_params: dict[str, Any],
-                 bridge_params: dict[str, Any]) -> None:
+    def __init__(
+        self, tmp: Path, sim_params: dict[str, Any], bridge_params: dict[str, Any]
+    ) -> None:
         self.ip = os.environ["VJEPA2_TEST_ROBOT_IP"]
         self.tmp = tmp
         self.sim_params, self.bridge_params = sim_params, bridge_params
@@ -183,14 +194,18 @@ class SimCell:
         self.node: RosClient | None = None
 
     def start_sim(self) -> None:
-        self.sim = start_module("vjepa2_planner_node.sim_cell",
-                                {"hostname": self.ip, **self.sim_params},
-                                self.tmp / "sim_cell.log")
+        self.sim = start_module(
+            "vjepa2_planner_node.sim_cell",
+            {"hostname": self.ip, **self.sim_params},
+            self.tmp / "sim_cell.log",
+        )
 
     def start_bridge(self, **extra: Any) -> None:
-        self.bridge = start_module("vjepa2_planner_node.franka_bridge",
-                                   {"robot_ip": self.ip, **self.bridge_params, **extra},
-                                   self.tmp / "bridge.log")
+        self.bridge = start_module(
+            "vjepa2_planner_node.franka_bridge",
+            {"robot_ip": self.ip, **self.bridge_params, **extra},
+            self.tmp / "bridge.log",
+        )
 
     def logs(self) -> str:
         return "\n".join(p.read_text()[-3000:] for p in self.tmp.glob("*.log"))
@@ -202,8 +217,9 @@ class SimCell:
         node = self.node
         if not wait_for(lambda: node.status.startswith("ok") and node.state is not None, 60.0):
             self.__exit__()
-            raise AssertionError(f"sim cell / bridge did not come up; status={node.status!r}"
-                                 f"\n{self.logs()}")
+            raise AssertionError(
+                f"sim cell / bridge did not come up; status={node.status!r}\n{self.logs()}"
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -22,11 +22,23 @@ WS_MIN_Z = 0.015
 MAX_STEP = 0.5  # m per delta (step clamping itself is unit-tested in test_safety)
 
 
-SIM_PARAMS = {"camera_rate": CAMERA_RATE, "gt_rate": 20.0, "cube_pose": list(CUBE_XY),
-              "cup_pose": [0.45, 0.25], "publish_clock": False}
-BRIDGE_PARAMS = {"publish_rate": 50.0, "max_linear_vel": 0.6, "max_angular_vel": 1.2,
-                 "min_duration": 0.15, "max_translation": MAX_STEP, "command_timeout": 120.0,
-                 "workspace_min": [0.2, -0.45, WS_MIN_Z], "workspace_max": [0.8, 0.45, 0.7]}
+SIM_PARAMS = {
+    "camera_rate": CAMERA_RATE,
+    "gt_rate": 20.0,
+    "cube_pose": list(CUBE_XY),
+    "cup_pose": [0.45, 0.25],
+    "publish_clock": False,
+}
+BRIDGE_PARAMS = {
+    "publish_rate": 50.0,
+    "max_linear_vel": 0.6,
+    "max_angular_vel": 1.2,
+    "min_duration": 0.15,
+    "max_translation": MAX_STEP,
+    "command_timeout": 120.0,
+    "workspace_min": [0.2, -0.45, WS_MIN_Z],
+    "workspace_max": [0.8, 0.45, 0.7],
+}
 
 
 @pytest.fixture(scope="module")
@@ -122,11 +134,11 @@ def test_stop_service_and_cancel_halt_motion(cell: SimCell) -> None:
     stop_process(cell.bridge)
     cell.start_bridge(max_linear_vel=0.1)
     t_start = time.monotonic()
-    assert wait_for(lambda: cell.node.status.startswith("ok")
-                    and cell.node.state_time > t_start, 60.0), "slow bridge did not come up"
+    assert wait_for(
+        lambda: cell.node.status.startswith("ok") and cell.node.state_time > t_start, 60.0
+    ), "slow bridge did not come up"
     # discover the stop service first, so the call below reaches the bridge mid-motion
-    assert "not moving" in cell.node.call_trigger("/franka/stop", timeout=3.0,
-                                                   attempts=10).message
+    assert "not moving" in cell.node.call_trigger("/franka/stop", timeout=3.0, attempts=10).message
     r = cell.node.send([0.0, 0.0, 0.01, 0, 0, 0, 0])
     assert not r.success and "resume" in r.message  # stop latches, even when idle
     assert cell.node.call_trigger("/franka/resume", timeout=3.0, attempts=10).success

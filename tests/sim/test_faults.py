@@ -54,11 +54,21 @@ def outside(xyz: np.ndarray) -> float:
     return float(np.max(np.r_[lo - xyz, xyz - hi, 0.0]))
 
 
-SIM_PARAMS = {"camera_rate": 1.0, "gt_rate": 50.0, "cube_pose": [0.45, 0.2],
-              "cup_pose": [0.45, -0.25], "publish_clock": False}
-BRIDGE_PARAMS = {"publish_rate": 50.0, "max_linear_vel": 0.5, "min_duration": 0.15,
-                 "command_timeout": 60.0, "workspace_min": list(WS_MIN),
-                 "workspace_max": list(WS_MAX)}
+SIM_PARAMS = {
+    "camera_rate": 1.0,
+    "gt_rate": 50.0,
+    "cube_pose": [0.45, 0.2],
+    "cup_pose": [0.45, -0.25],
+    "publish_clock": False,
+}
+BRIDGE_PARAMS = {
+    "publish_rate": 50.0,
+    "max_linear_vel": 0.5,
+    "min_duration": 0.15,
+    "command_timeout": 60.0,
+    "workspace_min": list(WS_MIN),
+    "workspace_max": list(WS_MAX),
+}
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +80,7 @@ def cell(tmp_path_factory: pytest.TempPathFactory):
 
 def _goal(cell: SimCell, delta: list[float], timeout: float = 0.0):
     g = cell.node.ExecuteDelta.Goal()
-    for f, v in zip(("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper"), delta,
-                    strict=True):
+    for f, v in zip(("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgripper"), delta, strict=True):
         setattr(g.delta, f, float(v))
     g.timeout = float(timeout)
     return g
@@ -81,15 +90,19 @@ def burst(cell: SimCell, delta: list[float], n: int, timeout: float = 0.0) -> li
     """Send ``n`` goals at once; return every result (None = accepted, never answered)."""
     assert cell.node.client.wait_for_server(timeout_sec=20.0)
     futs = [cell.node.client.send_goal_async(_goal(cell, delta, timeout)) for _ in range(n)]
-    assert wait_for(lambda: all(f.done() for f in futs), 30.0), \
+    assert wait_for(lambda: all(f.done() for f in futs), 30.0), (
         f"{sum(not f.done() for f in futs)}/{n} goal requests unanswered"
+    )
     handles = [f.result() for f in futs]
     results = [h.get_result_async() if h.accepted else None for h in handles]
     # (the bridge keeps results 300 s: late result requests of a slow client still work)
     wait_for(lambda: all(r is None or r.done() for r in results), 90.0)
     out = [None if r is None or not r.done() else r.result().result for r in results]
-    empty = [r.result().status for r in results if r is not None and r.done()
-             and not r.result().result.message]
+    empty = [
+        r.result().status
+        for r in results
+        if r is not None and r.done() and not r.result().result.message
+    ]
     assert not empty, f"{len(empty)} results with an empty message, statuses {set(empty)}"
     return out
 
@@ -102,11 +115,16 @@ def resume(cell: SimCell) -> None:
 def test_bursts_never_leave_the_box(cell: SimCell) -> None:
     """>= 50 concurrent goals, up and down: one motion at a time, all answered, in the box."""
     t0 = time.monotonic()
-    for delta in ([0, 0, 0.15, 0, 0, 0, 0], [0, 0, -0.15, 0, 0, 0, 0],
-                  [0.15, 0.1, 0, 0, 0, 0, 0], [-0.15, -0.1, -0.15, 0, 0, 0, 0]):
+    for delta in (
+        [0, 0, 0.15, 0, 0, 0, 0],
+        [0, 0, -0.15, 0, 0, 0, 0],
+        [0.15, 0.1, 0, 0, 0, 0, 0],
+        [-0.15, -0.1, -0.15, 0, 0, 0, 0],
+    ):
         results = burst(cell, delta, BURST)
-        assert all(r is not None for r in results), \
+        assert all(r is not None for r in results), (
             f"{sum(r is None for r in results)}/{BURST} results never arrived"
+        )
         assert all(r.message for r in results), "empty result message"
         ok = [r for r in results if r.success]
         # one at a time, never queued: goals that arrive while one runs end "busy"; a few
@@ -118,8 +136,9 @@ def test_bursts_never_leave_the_box(cell: SimCell) -> None:
     worst = max(outside(s[2]) for s in cell.gt.since(t0))
     assert worst <= TOL, f"ground truth {worst:.3f} m outside the workspace"
     # the bridge's own state agrees with the simulator's
-    np.testing.assert_allclose(cell.node.fresh_state(after=time.monotonic())[:3],
-                               cell.gt.latest()[2], atol=0.003)
+    np.testing.assert_allclose(
+        cell.node.fresh_state(after=time.monotonic())[:3], cell.gt.latest()[2], atol=0.003
+    )
 
 
 def test_absurd_timeout_rejected_before_motion(cell: SimCell) -> None:
@@ -143,8 +162,10 @@ def test_stop_under_load_latches(cell: SimCell) -> None:
     h = cell.node.send([0, 0, -0.3, 0, 0, 0, 0], timeout=30.0, wait=False)  # long motion
     assert wait_for(lambda: cell.node.status == "ok: executing", 5.0)
     t_load = time.monotonic()
-    futs = [cell.node.client.send_goal_async(_goal(cell, [0, 0, 0.15, 0, 0, 0, 0]))
-            for _ in range(BURST)]
+    futs = [
+        cell.node.client.send_goal_async(_goal(cell, [0, 0, 0.15, 0, 0, 0, 0]))
+        for _ in range(BURST)
+    ]
     time.sleep(0.2)
     r = cell.node.call_trigger("/franka/stop", timeout=5.0)
     t_reply = time.monotonic()
@@ -175,8 +196,9 @@ def test_blocked_hand_holds_where_it_stopped(cell: SimCell) -> None:
     stop_process(cell.bridge)
     cell.start_bridge(workspace_min=[0.30, -0.35, -0.10])
     t0 = time.monotonic()
-    assert wait_for(lambda: cell.node.status.startswith("ok")
-                    and cell.node.state_time > t0, 60.0), "bridge did not come back"
+    assert wait_for(
+        lambda: cell.node.status.startswith("ok") and cell.node.state_time > t0, 60.0
+    ), "bridge did not come back"
     for _ in range(6):  # down to just above the table
         s = cell.node.fresh_state(after=time.monotonic())
         if s[2] < 0.06:

@@ -8,8 +8,10 @@ import torch
 
 torch.set_num_threads(1)
 
-TINY_AC = {"config": "ac_tiny",
-           "overrides": {"enc_dim": 16, "dim": 32, "depth": 1, "heads": 2, "grid_size": [2, 2]}}
+TINY_AC = {
+    "config": "ac_tiny",
+    "overrides": {"enc_dim": 16, "dim": 32, "depth": 1, "heads": 2, "grid_size": [2, 2]},
+}
 
 
 def synthetic_feature_episodes(n_eps: int = 8, length: int = 10, seed: int = 0) -> dict:

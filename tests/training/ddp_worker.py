@@ -16,8 +16,13 @@ def run(kind: str, run_dir: str, out: str, steps: int) -> None:
 
     summary, model = helpers.train_once(kind, run_dir, steps)
     if int(__import__("os").environ.get("RANK", "0")) == 0:
-        torch.save({"losses": torch.tensor(summary["losses"], dtype=torch.float64),
-                    "state": model.state_dict()}, out)
+        torch.save(
+            {
+                "losses": torch.tensor(summary["losses"], dtype=torch.float64),
+                "state": model.state_dict(),
+            },
+            out,
+        )
 
 
 if __name__ == "__main__":

@@ -86,8 +86,9 @@ def test_shipped_weights_learned_the_cell_dynamics(name: str, fresh_episode) -> 
     enc, pred = load_pair(ROOT / "weights" / name, "cpu")
     with torch.no_grad():
         feats = enc.encode_images(torch.from_numpy(frames)).numpy()
-    m = evaluate_episode(pred, feats, states, n_random=16, max_xyz=0.075,
-                         rng=np.random.default_rng(0))
+    m = evaluate_episode(
+        pred, feats, states, n_random=16, max_xyz=0.075, rng=np.random.default_rng(0)
+    )
     err1, base1 = m["err1"].mean(), m["base1"].mean()
     err2, base2 = m["err2"].mean(), m["base2"].mean()
     assert err1 < 0.9 * base1, f"1-step {err1:.4f} vs copy-last {base1:.4f}"
@@ -103,12 +104,14 @@ def test_wrist_weights_predict_the_gripper(gripper_episode) -> None:
     enc, pred = load_pair(ROOT / "weights" / WRIST, "cpu")
     with torch.no_grad():
         feats = enc.encode_images(torch.from_numpy(frames)).numpy()
-    m = evaluate_episode(pred, feats, states, n_random=4, max_xyz=0.075,
-                         rng=np.random.default_rng(0))
+    m = evaluate_episode(
+        pred, feats, states, n_random=4, max_xyz=0.075, rng=np.random.default_rng(0)
+    )
     # gripper-only steps: the hand opened or closed (closing on the cube reaches ~0.5)
     # while it stayed within 5 mm
-    grip = ((np.abs(np.diff(states[:, 6])) > 0.5)
-            & (np.linalg.norm(np.diff(states[:, :3], axis=0), axis=1) < 0.005))
+    grip = (np.abs(np.diff(states[:, 6])) > 0.5) & (
+        np.linalg.norm(np.diff(states[:, :3], axis=0), axis=1) < 0.005
+    )
     assert grip.sum() >= 4, "the episode must have gripper-only steps"
     err1, base1, nogrip = m["err1"][grip], m["base1"][grip], m["err_nogrip"][grip]
     assert err1.mean() < GRIPPER_ERR_RATIO * base1.mean(), (err1.mean(), base1.mean())

@@ -13,10 +13,19 @@ from vjepa2_world_model.training import train_ac as T
 
 
 def _cfg(run_dir, steps=30, **kw):
-    ov = [f"run_dir={run_dir}", f"train.steps={steps}", "train.batch_size=8",
-          "train.progress=false", "train.eval_every=10", "train.ckpt_every=5",
-          "optimizer.lr=3e-3", "optimizer.warmup_steps=3", "optimizer.decay_steps=5",
-          "threads=1", f"export.path={run_dir}/ac.safetensors"]
+    ov = [
+        f"run_dir={run_dir}",
+        f"train.steps={steps}",
+        "train.batch_size=8",
+        "train.progress=false",
+        "train.eval_every=10",
+        "train.ckpt_every=5",
+        "optimizer.lr=3e-3",
+        "optimizer.warmup_steps=3",
+        "optimizer.decay_steps=5",
+        "threads=1",
+        f"export.path={run_dir}/ac.safetensors",
+    ]
     cfg = C.load_config(None, ov, T.DEFAULTS)
     cfg["model"] = copy.deepcopy(TINY_AC)
     for k, v in kw.items():
@@ -43,8 +52,7 @@ def test_loss_decreases_and_exports(tmp_path, feature_data):
 def test_resume_reproduces_uninterrupted_run(tmp_path, feature_data):
     full = T.train(_cfg(tmp_path / "a", steps=20), feature_data)["losses"]
     # interrupted after the first step (time limit saves a checkpoint), then resumed
-    first = T.train(_cfg(tmp_path / "b", steps=20, **{"train.max_minutes": 1e-9}),
-                    feature_data)
+    first = T.train(_cfg(tmp_path / "b", steps=20, **{"train.max_minutes": 1e-9}), feature_data)
     assert first["stopped"] == "time limit" and first["step"] == 1
     rest = T.train(_cfg(tmp_path / "b", steps=20), feature_data)
     assert rest["step"] == 20 and len(rest["losses"]) == 19
@@ -90,8 +98,7 @@ def test_schedule_and_param_groups():
 def test_config_overrides(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("train:\n  steps: 5\n  batch_size: 4\n")
-    cfg = C.load_config(p, ["train.steps=7", "optimizer.lr=1e-3", "data.clip_len=4"],
-                        T.DEFAULTS)
+    cfg = C.load_config(p, ["train.steps=7", "optimizer.lr=1e-3", "data.clip_len=4"], T.DEFAULTS)
     assert cfg["train"]["steps"] == 7 and cfg["train"]["batch_size"] == 4
     assert cfg["optimizer"]["lr"] == 1e-3 and cfg["data"]["clip_len"] == 4
     assert cfg["train"]["rollout_steps"] == 2  # default kept
@@ -136,10 +143,20 @@ def test_init_from_with_residual_zero_proj_starts_at_copy_last(tmp_path, feature
     T.init_from_(dst, tmp_path / "src.safetensors")
     for k, v in src.state_dict().items():
         torch.testing.assert_close(dst.state_dict()[k], v)
-    s = T.train(_cfg(tmp_path / "run", steps=1, **{
-        "model.overrides.residual": True, "model.init_from": str(tmp_path / "src.safetensors"),
-        "model.zero_proj": True, "optimizer.lr": 1e-9, "optimizer.start_lr": 1e-9}),
-        feature_data)
+    s = T.train(
+        _cfg(
+            tmp_path / "run",
+            steps=1,
+            **{
+                "model.overrides.residual": True,
+                "model.init_from": str(tmp_path / "src.safetensors"),
+                "model.zero_proj": True,
+                "optimizer.lr": 1e-9,
+                "optimizer.start_lr": 1e-9,
+            },
+        ),
+        feature_data,
+    )
     z, a, st = train.get(torch.arange(4).numpy())
     z_ln = T.layer_norm(z)
     with torch.no_grad():
@@ -200,11 +217,14 @@ def test_shipped_configs_export_into_the_run_dir_not_the_shipped_weights(tmp_pat
     from vjepa2_world_model.training import train_encoder as E
 
     root = Path(__file__).resolve().parents[2]
-    for mod, config, name in ((T, "train_ac_tiny.yaml", "ac_predictor.safetensors"),
-                              (E, "train_encoder_tiny.yaml", "encoder.safetensors")):
+    for mod, config, name in (
+        (T, "train_ac_tiny.yaml", "ac_predictor.safetensors"),
+        (E, "train_encoder_tiny.yaml", "encoder.safetensors"),
+    ):
         cfg = C.load_config(root / "configs" / config, [f"run_dir={tmp_path}"], mod.DEFAULTS)
         assert mod.export_path(cfg) == tmp_path / name, config
         assert mod.export_path(C.load_config(None, [f"run_dir={tmp_path}"], mod.DEFAULTS)) == (
-            tmp_path / name)
+            tmp_path / name
+        )
     off = C.load_config(None, ['export.path=""'], T.DEFAULTS)
     assert T.export_path(off) is None

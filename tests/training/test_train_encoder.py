@@ -9,10 +9,11 @@ import torch
 from vjepa2_world_model.training import common as C
 from vjepa2_world_model.training import train_encoder as E
 
-TINY = {"encoder": "vit_tiny",
-        "encoder_overrides": {"img_size": 64, "dim": 32, "depth": 1, "heads": 2,
-                              "mlp_hidden": 64},
-        "predictor": {"dim": 32, "depth": 1, "heads": 2}}
+TINY = {
+    "encoder": "vit_tiny",
+    "encoder_overrides": {"img_size": 64, "dim": 32, "depth": 1, "heads": 2, "mlp_hidden": 64},
+    "predictor": {"dim": 32, "depth": 1, "heads": 2},
+}
 
 
 def _frames(n_eps=4, length=6, seed=0):
@@ -34,11 +35,21 @@ def _frames(n_eps=4, length=6, seed=0):
 
 
 def _cfg(run_dir, steps=20, **kw):
-    ov = [f"run_dir={run_dir}", f"train.steps={steps}", "train.batch_size=8",
-          "train.progress=false", "train.eval_every=10", "train.ckpt_every=5",
-          "optimizer.lr=2e-3", "optimizer.warmup_steps=2", "optimizer.decay_steps=4",
-          "threads=1", "ema=0.9", f"export.path={run_dir}/encoder.safetensors",
-          "data.val_batches=1"]
+    ov = [
+        f"run_dir={run_dir}",
+        f"train.steps={steps}",
+        "train.batch_size=8",
+        "train.progress=false",
+        "train.eval_every=10",
+        "train.ckpt_every=5",
+        "optimizer.lr=2e-3",
+        "optimizer.warmup_steps=2",
+        "optimizer.decay_steps=4",
+        "threads=1",
+        "ema=0.9",
+        f"export.path={run_dir}/encoder.safetensors",
+        "data.val_batches=1",
+    ]
     cfg = C.load_config(None, ov, E.DEFAULTS)
     cfg["model"] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in TINY.items()}
     for k, v in kw.items():
@@ -60,8 +71,10 @@ def test_loss_decreases_ema_and_export(tmp_path, frame_data):
     assert len(L) == 40 and all(np.isfinite(L))
     assert np.mean(L[-8:]) < 0.8 * np.mean(L[:3])
     # the target is an EMA of the encoder: close to it, but not equal
-    diffs = [float((a.detach() - b).abs().max()) for a, b in
-             zip(s["encoder"].parameters(), s["target"].parameters(), strict=True)]
+    diffs = [
+        float((a.detach() - b).abs().max())
+        for a, b in zip(s["encoder"].parameters(), s["target"].parameters(), strict=True)
+    ]
     assert max(diffs) > 0
     assert not any(p.requires_grad for p in s["target"].parameters())
     enc = load_model(tmp_path / "run" / "encoder.safetensors")

@@ -38,8 +38,27 @@ def test_train_readout_learns_the_state(tmp_path: Path, capsys) -> None:
     cache = tmp_path / "features" / "abc"
     _write_cache(cache)
     out = tmp_path / "readout.safetensors"
-    assert main(["--cache-dir", str(cache), "--out", str(out), "--steps", "600",
-                 "--batch", "32", "--lr", "1e-2", "--val-frac", "0.125", "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "--cache-dir",
+                str(cache),
+                "--out",
+                str(out),
+                "--steps",
+                "600",
+                "--batch",
+                "32",
+                "--lr",
+                "1e-2",
+                "--val-frac",
+                "0.125",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     model = load_model(out)
     assert isinstance(model, StateReadout)
     figures = json.loads(read_metadata(out)["readout_figures"])

@@ -17,9 +17,18 @@ def _frames(n: int, goals: int = 2) -> list[EpisodeFrame]:
     out = []
     for k in range(n):
         g = min(goals - 1, k * goals // n)
-        out.append(EpisodeFrame(rng.integers(0, 255, (64, 64, 3), np.uint8), gimg[g], k, g,
-                                goals, f"g{g}", 0.1 - 0.01 * k,
-                                np.array([0.01, -0.02, 0.0, 0, 0, 0, 0.8])))
+        out.append(
+            EpisodeFrame(
+                rng.integers(0, 255, (64, 64, 3), np.uint8),
+                gimg[g],
+                k,
+                g,
+                goals,
+                f"g{g}",
+                0.1 - 0.01 * k,
+                np.array([0.01, -0.02, 0.0, 0, 0, 0, 0.8]),
+            )
+        )
     out.append(EpisodeFrame(out[-1].rgb, gimg[-1], n, goals - 1, goals, label="end"))
     return out
 
@@ -34,7 +43,7 @@ def test_overlay_text_names_step_goal_energy_delta_and_gripper() -> None:
     img = compose_frame(f, tile=128)
     assert img.shape == (frame_size(128)[1], frame_size(128)[0], 3)
     # the camera frame sits left, the goal image right (resized to the tile)
-    assert abs(float(img[60:80, 128 + 20:128 + 100].mean()) - 40) < 2
+    assert abs(float(img[60:80, 128 + 20 : 128 + 100].mean()) - 40) < 2
 
 
 def test_video_decodes_to_one_frame_per_step_plus_end_at_overlay_size(tmp_path) -> None:
@@ -46,7 +55,7 @@ def test_video_decodes_to_one_frame_per_step_plus_end_at_overlay_size(tmp_path) 
     w, h = frame_size(128)
     assert len(got) == 6 and got[0].shape == (h, w, 3)
     # lossy, but the content is the overlay: the goal tile of the first frame is grey 40
-    assert abs(float(got[0][40:100, 128 + 20:128 + 100].mean()) - 40) < 6
+    assert abs(float(got[0][40:100, 128 + 20 : 128 + 100].mean()) - 40) < 6
 
 
 def test_animated_fallback_when_no_mp4_encoder(tmp_path, monkeypatch) -> None:
@@ -60,8 +69,9 @@ def test_animated_fallback_when_no_mp4_encoder(tmp_path, monkeypatch) -> None:
 
 def test_video_rejects_mixed_sizes(tmp_path) -> None:
     with pytest.raises(ValueError, match="same size"):
-        V.write_video([np.zeros((8, 8, 3), np.uint8), np.zeros((8, 10, 3), np.uint8)],
-                      tmp_path / "x")
+        V.write_video(
+            [np.zeros((8, 8, 3), np.uint8), np.zeros((8, 10, 3), np.uint8)], tmp_path / "x"
+        )
 
 
 def test_filmstrip_has_a_frame_per_step_above_the_goals(tmp_path) -> None:
@@ -70,20 +80,40 @@ def test_filmstrip_has_a_frame_per_step_above_the_goals(tmp_path) -> None:
     img = cv2.imread(str(p))
     assert img.shape[1] == 7 * (48 + 4) + 4 and img.shape[0] == 2 * (18 + 48) + 12
     # the goal row holds all three goal greys (40, 80, 120) somewhere
-    goal_row = img[2 * 18 + 48 + 8:, :, 0]
+    goal_row = img[2 * 18 + 48 + 8 :, :, 0]
     for grey in (40, 80, 120):
         assert (np.abs(goal_row.astype(int) - grey) < 2).sum() > 48 * 40
 
 
 def test_plots(tmp_path) -> None:
     assert subgoal_spans([0, 0, 1, 1, 1, 2]) == [(0, 0, 1), (1, 2, 4), (2, 5, 5)]
-    p = plot_episode(tmp_path / "ep.png", "t", [0.3, 0.2, 0.25, 0.1], [0, 0, 1, 1],
-                     ["grasp", "carry"], 0.12, [10.0, 8.0, 5.0, 3.0, 2.0])
+    p = plot_episode(
+        tmp_path / "ep.png",
+        "t",
+        [0.3, 0.2, 0.25, 0.1],
+        [0, 0, 1, 1],
+        ["grasp", "carry"],
+        0.12,
+        [10.0, 8.0, 5.0, 3.0, 2.0],
+    )
     assert p.stat().st_size > 5000
     dx = np.linspace(-0.1, 0.1, 5)
-    e = np.add.outer(dx ** 2, dx ** 2)
-    assert plot_landscape(tmp_path / "l.png", dx, dx, e, (0.0, 0.0), "t",
-                          chosen=(0.02, -0.01)).stat().st_size > 5000
-    assert plot_summary(tmp_path / "s.png", {"reach": 80.0, "pick-place": 0.0},
-                        {"paper": {"reach": 100, "pick-place": 65}}, "t",
-                        {"reach": 10, "pick-place": 10}).stat().st_size > 5000
+    e = np.add.outer(dx**2, dx**2)
+    assert (
+        plot_landscape(tmp_path / "l.png", dx, dx, e, (0.0, 0.0), "t", chosen=(0.02, -0.01))
+        .stat()
+        .st_size
+        > 5000
+    )
+    assert (
+        plot_summary(
+            tmp_path / "s.png",
+            {"reach": 80.0, "pick-place": 0.0},
+            {"paper": {"reach": 100, "pick-place": 65}},
+            "t",
+            {"reach": 10, "pick-place": 10},
+        )
+        .stat()
+        .st_size
+        > 5000
+    )

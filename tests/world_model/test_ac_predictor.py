@@ -25,8 +25,11 @@ def pred():
 
 def _inputs(B=2, T=4, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return (ln(torch.randn(B, T, N, E, generator=g)), torch.randn(B, T, 7, generator=g) * 0.1,
-            torch.rand(B, T, 7, generator=g))
+    return (
+        ln(torch.randn(B, T, N, E, generator=g)),
+        torch.randn(B, T, 7, generator=g) * 0.1,
+        torch.rand(B, T, 7, generator=g),
+    )
 
 
 def test_param_count_meta_and_keys():
@@ -37,14 +40,19 @@ def test_param_count_meta_and_keys():
     # exact count of the stated architecture (1024/24/16, MLP 4, 1408 in/out, 7/7/6 inputs)
     D, L, Ein = 1024, 24, 1408
     block = (3 * D * D + 3 * D) + (D * D + D) + (4 * D * D + 4 * D) + (4 * D * D + D) + 4 * D
-    expect = (L * block + (Ein * D + D) + (D * Ein + Ein) + 2 * (7 * D + D) + (6 * D + D)
-              + 2 * D)
+    expect = L * block + (Ein * D + D) + (D * Ein + Ein) + 2 * (7 * D + D) + (6 * D + D) + 2 * D
     assert n == expect
     keys = set(ACPredictor(CFG).state_dict())
-    assert {"predictor_embed.weight", "action_encoder.weight", "state_encoder.bias",
-            "extrinsics_encoder.weight", "predictor_blocks.3.attn.qkv.weight",
-            "predictor_blocks.0.mlp.fc2.bias", "predictor_norm.weight",
-            "predictor_proj.bias"} <= keys
+    assert {
+        "predictor_embed.weight",
+        "action_encoder.weight",
+        "state_encoder.bias",
+        "extrinsics_encoder.weight",
+        "predictor_blocks.3.attn.qkv.weight",
+        "predictor_blocks.0.mlp.fc2.bias",
+        "predictor_norm.weight",
+        "predictor_proj.bias",
+    } <= keys
 
 
 def test_output_shape(pred):
@@ -101,7 +109,7 @@ def test_kv_rollout_equals_full_recompute(pred, horizon):
         assert len(cache) == horizon
         zs, full = [z0], []
         for h in range(horizon):
-            zhat = pred(torch.stack(zs, 1), acts[:, :h + 1], states[:, :h + 1])[:, -1]
+            zhat = pred(torch.stack(zs, 1), acts[:, : h + 1], states[:, : h + 1])[:, -1]
             full.append(zhat)
             zs.append(ln(zhat))
     torch.testing.assert_close(torch.stack(cached, 1), torch.stack(full, 1), atol=1e-5, rtol=1e-5)
@@ -120,8 +128,9 @@ def test_cache_expand_and_repeat_interleave(pred):
             pred.step(z[:, t], a[:, t], s[:, t], c1)
         ref_cache = pred.new_cache()
         for t in range(2):
-            pred.step(z[:, t].expand(n, -1, -1), a[:, t].expand(n, 7), s[:, t].expand(n, 7),
-                      ref_cache)
+            pred.step(
+                z[:, t].expand(n, -1, -1), a[:, t].expand(n, 7), s[:, t].expand(n, 7), ref_cache
+            )
         ref = pred.step(z_next, a_next, s[:, 2].expand(n, 7), ref_cache)
         for cache in (c1.expand(n), c1.repeat_interleave(n), c1.clone()):
             out = pred.step(z_next, a_next, s[:, 2].expand(n, 7), cache)  # clone: broadcast
@@ -132,8 +141,7 @@ def test_cache_expand_and_repeat_interleave(pred):
         c1.repeat_interleave(2).expand(3)
 
 
-@pytest.mark.parametrize("kind", ["action_width", "state_width", "z_shape", "nan", "int",
-                                  "batch"])
+@pytest.mark.parametrize("kind", ["action_width", "state_width", "z_shape", "nan", "int", "batch"])
 def test_bad_input(pred, kind):
     z, a, s = _inputs(T=2)
     if kind == "action_width":

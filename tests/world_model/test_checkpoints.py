@@ -28,12 +28,17 @@ def _clip():
 
 def _ac_inputs():
     g = torch.Generator().manual_seed(1)
-    return (torch.randn(1, 2, 64, 192, generator=g), torch.randn(1, 2, 7, generator=g),
-            torch.randn(1, 2, 7, generator=g))
+    return (
+        torch.randn(1, 2, 64, 192, generator=g),
+        torch.randn(1, 2, 7, generator=g),
+        torch.randn(1, 2, 7, generator=g),
+    )
 
 
-@pytest.mark.parametrize("name,cls", [("vit_tiny", VisionTransformer), ("ac_tiny", ACPredictor),
-                                      ("mp_tiny", MaskPredictor)])
+@pytest.mark.parametrize(
+    "name,cls",
+    [("vit_tiny", VisionTransformer), ("ac_tiny", ACPredictor), ("mp_tiny", MaskPredictor)],
+)
 def test_own_format_round_trip(tmp_path, name, cls):
     torch.manual_seed(0)
     m = build_model(name, depth=1)
@@ -82,10 +87,13 @@ def test_released_ac_layout_round_trip(tmp_path):
 def test_released_encoder_layout_backbone_prefix(tmp_path):
     torch.manual_seed(0)
     enc, other = VisionTransformer(ENC).eval(), VisionTransformer(ENC).eval()
-    ckpt = {"encoder": {"module.backbone." + k: v for k, v in other.state_dict().items()},
-            "target_encoder": {"module.backbone." + k: v for k, v in enc.state_dict().items()},
-            "predictor": {"module.backbone.mask_tokens.0": torch.zeros(1)},
-            "opt": {}, "epoch": 10}
+    ckpt = {
+        "encoder": {"module.backbone." + k: v for k, v in other.state_dict().items()},
+        "target_encoder": {"module.backbone." + k: v for k, v in enc.state_dict().items()},
+        "predictor": {"module.backbone.mask_tokens.0": torch.zeros(1)},
+        "opt": {},
+        "epoch": 10,
+    }
     torch.save(ckpt, tmp_path / "vitt.pt")
     loaded = load_official_encoder(tmp_path / "vitt.pt", ENC, key="target_encoder")
     with torch.no_grad():

@@ -17,8 +17,9 @@ def enc():
     return VisionTransformer(TINY).eval()
 
 
-@pytest.mark.parametrize("name,expected", [("vit_large", 304e6), ("vit_huge", 632e6),
-                                           ("vit_giant", 1012e6)])
+@pytest.mark.parametrize(
+    "name,expected", [("vit_large", 304e6), ("vit_huge", 632e6), ("vit_giant", 1012e6)]
+)
 def test_param_counts_meta(name, expected):
     with torch.device("meta"):
         m = VisionTransformer(ENCODER_CONFIGS[name])
@@ -29,9 +30,17 @@ def test_param_counts_meta(name, expected):
 
 def test_released_key_names(enc):
     keys = set(enc.state_dict())
-    assert {"patch_embed.proj.weight", "patch_embed.proj.bias", "norm.weight",
-            "blocks.0.norm1.weight", "blocks.0.attn.qkv.bias", "blocks.0.attn.proj.weight",
-            "blocks.1.norm2.bias", "blocks.1.mlp.fc1.weight", "blocks.1.mlp.fc2.bias"} <= keys
+    assert {
+        "patch_embed.proj.weight",
+        "patch_embed.proj.bias",
+        "norm.weight",
+        "blocks.0.norm1.weight",
+        "blocks.0.attn.qkv.bias",
+        "blocks.0.attn.proj.weight",
+        "blocks.1.norm2.bias",
+        "blocks.1.mlp.fc1.weight",
+        "blocks.1.mlp.fc2.bias",
+    } <= keys
     assert enc.patch_embed.proj.kernel_size == (2, 16, 16)
     assert enc.norm.eps == 1e-6 and enc.blocks[0].attn.qkv.bias is not None
 
@@ -44,8 +53,7 @@ def test_forward_shapes_and_keep_idx(enc):
         # all tokens in a shuffled order == the full output permuted (RoPE follows tokens)
         perm = torch.stack([torch.randperm(128), torch.randperm(128)])
         part = enc(clip, perm)
-        torch.testing.assert_close(part, torch.gather(full, 1, perm[..., None].expand(-1, -1,
-                                                                                      192)))
+        torch.testing.assert_close(part, torch.gather(full, 1, perm[..., None].expand(-1, -1, 192)))
         sub = enc(clip, perm[:, :40])
     assert sub.shape == (2, 40, 192)
     assert (sub - part[:, :40]).abs().max() > 1e-4  # fewer tokens attend -> other features
@@ -63,26 +71,32 @@ def test_encode_images_uint8_float_and_repeat(enc):
     torch.testing.assert_close(a, c)
 
 
-@pytest.mark.parametrize("clip,match", [
-    (torch.randn(1, 3, 2, 64, 64), "128x128"),
-    (torch.randn(1, 4, 2, 128, 128), "3 channels"),
-    (torch.randn(1, 3, 3, 128, 128), "tubelet"),
-    (torch.randn(3, 2, 128, 128), r"\(B, 3, T, H, W\)"),
-    (torch.zeros(1, 3, 2, 128, 128, dtype=torch.uint8), "float"),
-    (torch.full((1, 3, 2, 128, 128), float("nan")), "NaN"),
-])
+@pytest.mark.parametrize(
+    "clip,match",
+    [
+        (torch.randn(1, 3, 2, 64, 64), "128x128"),
+        (torch.randn(1, 4, 2, 128, 128), "3 channels"),
+        (torch.randn(1, 3, 3, 128, 128), "tubelet"),
+        (torch.randn(3, 2, 128, 128), r"\(B, 3, T, H, W\)"),
+        (torch.zeros(1, 3, 2, 128, 128, dtype=torch.uint8), "float"),
+        (torch.full((1, 3, 2, 128, 128), float("nan")), "NaN"),
+    ],
+)
 def test_bad_clips(enc, clip, match):
     with pytest.raises(ValueError, match=match):
         enc(clip)
 
 
-@pytest.mark.parametrize("img,match", [
-    (torch.zeros(1, 128, 128, 4, dtype=torch.uint8), "3 channels"),
-    (torch.zeros(1, 3, 128, 128, dtype=torch.uint8), "3 channels"),
-    (torch.zeros(1, 128, 128, 3, dtype=torch.int32), "dtype"),
-    (torch.full((1, 128, 128, 3), float("nan")), "NaN"),
-    (torch.zeros(1, 1, 1, 128, 128, 3), r"\(B, H, W, 3\)"),
-])
+@pytest.mark.parametrize(
+    "img,match",
+    [
+        (torch.zeros(1, 128, 128, 4, dtype=torch.uint8), "3 channels"),
+        (torch.zeros(1, 3, 128, 128, dtype=torch.uint8), "3 channels"),
+        (torch.zeros(1, 128, 128, 3, dtype=torch.int32), "dtype"),
+        (torch.full((1, 128, 128, 3), float("nan")), "NaN"),
+        (torch.zeros(1, 1, 1, 128, 128, 3), r"\(B, H, W, 3\)"),
+    ],
+)
 def test_bad_images(enc, img, match):
     with pytest.raises(ValueError, match=match):
         enc.encode_images(img)
@@ -107,8 +121,12 @@ def test_preprocess_normalisation_and_crop():
     # ratio 1.0 on a square image at target size is the identity resize
     sq = torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8)
     y = preprocess_images(sq, 64, crop_ratio=1.0)
-    torch.testing.assert_close(y * std.view(1, 3, 1, 1) + mean.view(1, 3, 1, 1),
-                               sq.permute(0, 3, 1, 2).float(), atol=1e-3, rtol=0)
+    torch.testing.assert_close(
+        y * std.view(1, 3, 1, 1) + mean.view(1, 3, 1, 1),
+        sq.permute(0, 3, 1, 2).float(),
+        atol=1e-3,
+        rtol=0,
+    )
     # default ratio 256/224: short side 64 -> 73, centre crop keeps the middle
     marker = torch.zeros(1, 73, 73, 3, dtype=torch.uint8)
     marker[:, 3, :] = 255  # rows 0-3 fall outside the centre crop of 64 from 73 rows

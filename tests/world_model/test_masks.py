@@ -111,5 +111,7 @@ def test_mask_predictor_positions_matter_and_bad_input():
         pred(ctx, ci, torch.tensor([20]))
     with pytest.raises(ValueError, match="ctx_idx has 9"):
         pred(ctx, ci[:, :9], torch.tensor([[20]]))
-    assert sum(p.numel() for p in MaskPredictor(MASK_PREDICTOR_CONFIGS["mp_vit_giant"])
-               .parameters()) > 20e6
+    assert (
+        sum(p.numel() for p in MaskPredictor(MASK_PREDICTOR_CONFIGS["mp_vit_giant"]).parameters())
+        > 20e6
+    )

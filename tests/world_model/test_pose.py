@@ -19,17 +19,28 @@ from vjepa2_world_model.pose import (
 
 def _states(n, seed=0):
     rng = np.random.default_rng(seed)
-    return np.concatenate([rng.normal(size=(n, 3)) * 0.3,
-                           rng.uniform(-math.pi, math.pi, (n, 1)),
-                           rng.uniform(-1.4, 1.4, (n, 1)),
-                           rng.uniform(-math.pi, math.pi, (n, 1)),
-                           rng.uniform(0, 1, (n, 1))], 1)
+    return np.concatenate(
+        [
+            rng.normal(size=(n, 3)) * 0.3,
+            rng.uniform(-math.pi, math.pi, (n, 1)),
+            rng.uniform(-1.4, 1.4, (n, 1)),
+            rng.uniform(-math.pi, math.pi, (n, 1)),
+            rng.uniform(0, 1, (n, 1)),
+        ],
+        1,
+    )
 
 
 def _actions(n, seed=1):
     rng = np.random.default_rng(seed)
-    return np.concatenate([rng.normal(size=(n, 3)) * 0.05, rng.normal(size=(n, 3)) * 0.3,
-                           rng.normal(size=(n, 1)) * 0.6], 1)
+    return np.concatenate(
+        [
+            rng.normal(size=(n, 3)) * 0.05,
+            rng.normal(size=(n, 3)) * 0.3,
+            rng.normal(size=(n, 1)) * 0.6,
+        ],
+        1,
+    )
 
 
 def test_euler_matrix_matches_scipy():
@@ -37,8 +48,7 @@ def test_euler_matrix_matches_scipy():
     m = euler_xyz_to_matrix(torch.tensor(e))
     np.testing.assert_allclose(m.numpy(), Rotation.from_euler("xyz", e).as_matrix(), atol=1e-12)
     back = matrix_to_euler_xyz(m).numpy()
-    np.testing.assert_allclose(back, Rotation.from_matrix(m.numpy()).as_euler("xyz"),
-                               atol=1e-9)
+    np.testing.assert_allclose(back, Rotation.from_matrix(m.numpy()).as_euler("xyz"), atol=1e-9)
     # gimbal lock: still a valid decomposition of the same rotation
     lock = torch.tensor([[0.3, math.pi / 2, -0.2]], dtype=torch.float64)
     ml = euler_xyz_to_matrix(lock)
@@ -53,8 +63,9 @@ def test_apply_action_torch_equals_scipy():
     np.testing.assert_allclose(out_t.numpy(), out_np, atol=1e-9)
     # convention: R_new = dR @ R (left-multiplied, base frame), xyz add, gripper clipped
     r_new = Rotation.from_euler("xyz", a[:, 3:6]) * Rotation.from_euler("xyz", s[:, 3:6])
-    np.testing.assert_allclose(Rotation.from_euler("xyz", out_np[:, 3:6]).as_matrix(),
-                               r_new.as_matrix(), atol=1e-12)
+    np.testing.assert_allclose(
+        Rotation.from_euler("xyz", out_np[:, 3:6]).as_matrix(), r_new.as_matrix(), atol=1e-12
+    )
     np.testing.assert_allclose(out_np[:, :3], s[:, :3] + a[:, :3])
     assert out_np[:, 6].min() >= 0.0 and out_np[:, 6].max() <= 1.0
     assert (out_np[:, 6] == 1.0).any() and (out_np[:, 6] == 0.0).any()

@@ -21,32 +21,58 @@ from vjepa2_world_model.models.vit_encoder import ENCODER_CONFIGS, VisionTransfo
 ENC = dataclasses.replace(ENCODER_CONFIGS["vit_tiny"], depth=2, crop_ratio=256 / 224)
 AC = dataclasses.replace(AC_CONFIGS["ac_tiny"], depth=2)
 MP = dataclasses.replace(MASK_PREDICTOR_CONFIGS["mp_tiny"], depth=2, num_mask_tokens=10)
-SIZES = ["--encoder-config", "vit_tiny", "--encoder-set", "depth=2",
-         "--encoder-set", f"crop_ratio={256 / 224}", "--predictor-config", "ac_tiny",
-         "--predictor-set", "depth=2", "--mask-predictor-config", "mp_tiny",
-         "--mask-predictor-set", "depth=2"]
+SIZES = [
+    "--encoder-config",
+    "vit_tiny",
+    "--encoder-set",
+    "depth=2",
+    "--encoder-set",
+    f"crop_ratio={256 / 224}",
+    "--predictor-config",
+    "ac_tiny",
+    "--predictor-set",
+    "depth=2",
+    "--mask-predictor-config",
+    "mp_tiny",
+    "--mask-predictor-set",
+    "depth=2",
+]
 
 
 def _opt_state(sd: dict) -> dict:
-    return {"state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.zeros(2)}},
-            "param_groups": [{"lr": 1e-4, "params": list(range(len(sd)))}]}
+    return {
+        "state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.zeros(2)}},
+        "param_groups": [{"lr": 1e-4, "params": list(range(len(sd)))}],
+    }
 
 
 def _released_ac(path):
     """vjepa2-ac-vitg.pt layout: ``module.`` prefixes, encoder (+ unused pos_embed),
     target_encoder, predictor (with the unused extrinsics encoder), opt, scaler, epoch."""
     torch.manual_seed(0)
-    enc, ema, pred = VisionTransformer(ENC).eval(), VisionTransformer(ENC).eval(), \
-        ACPredictor(AC).eval()
+    enc, ema, pred = (
+        VisionTransformer(ENC).eval(),
+        VisionTransformer(ENC).eval(),
+        ACPredictor(AC).eval(),
+    )
     pos = torch.randn(1, ENC.tokens_per_tubelet * 8, ENC.dim)
     ckpt = {
-        "encoder": {**{"module." + k: v for k, v in enc.state_dict().items()},
-                    "module.pos_embed": pos},
-        "target_encoder": {**{"module." + k: v for k, v in ema.state_dict().items()},
-                           "module.pos_embed": pos},
+        "encoder": {
+            **{"module." + k: v for k, v in enc.state_dict().items()},
+            "module.pos_embed": pos,
+        },
+        "target_encoder": {
+            **{"module." + k: v for k, v in ema.state_dict().items()},
+            "module.pos_embed": pos,
+        },
         "predictor": {"module." + k: v for k, v in pred.state_dict().items()},
-        "opt": _opt_state(pred.state_dict()), "scaler": {"scale": 65536.0, "_growth_tracker": 3},
-        "epoch": 315, "loss": 0.41, "batch_size": 256, "world_size": 32, "lr": 4.25e-4,
+        "opt": _opt_state(pred.state_dict()),
+        "scaler": {"scale": 65536.0, "_growth_tracker": 3},
+        "epoch": 315,
+        "loss": 0.41,
+        "batch_size": 256,
+        "world_size": 32,
+        "lr": 4.25e-4,
     }
     assert "module.extrinsics_encoder.weight" in ckpt["predictor"]
     torch.save(ckpt, path)
@@ -57,17 +83,28 @@ def _released_encoder(path):
     """vitg.pt layout: ``module.backbone.`` prefixes, encoder / target_encoder with the
     unused pos_embed, mask predictor with 10 mask tokens and an unused predictor_pos_embed."""
     torch.manual_seed(1)
-    enc, ema, mp = VisionTransformer(ENC).eval(), VisionTransformer(ENC).eval(), \
-        MaskPredictor(MP).eval()
+    enc, ema, mp = (
+        VisionTransformer(ENC).eval(),
+        VisionTransformer(ENC).eval(),
+        MaskPredictor(MP).eval(),
+    )
     p = "module.backbone."
     ckpt = {
-        "encoder": {**{p + k: v for k, v in enc.state_dict().items()},
-                    p + "pos_embed": torch.randn(1, 512, ENC.dim)},
-        "target_encoder": {**{p + k: v for k, v in ema.state_dict().items()},
-                           p + "pos_embed": torch.randn(1, 512, ENC.dim)},
-        "predictor": {**{p + k: v for k, v in mp.state_dict().items()},
-                      p + "predictor_pos_embed": torch.randn(1, 512, MP.dim)},
-        "opt": _opt_state(enc.state_dict()), "scaler": {"scale": 1.0}, "epoch": 800,
+        "encoder": {
+            **{p + k: v for k, v in enc.state_dict().items()},
+            p + "pos_embed": torch.randn(1, 512, ENC.dim),
+        },
+        "target_encoder": {
+            **{p + k: v for k, v in ema.state_dict().items()},
+            p + "pos_embed": torch.randn(1, 512, ENC.dim),
+        },
+        "predictor": {
+            **{p + k: v for k, v in mp.state_dict().items()},
+            p + "predictor_pos_embed": torch.randn(1, 512, MP.dim),
+        },
+        "opt": _opt_state(enc.state_dict()),
+        "scaler": {"scale": 1.0},
+        "epoch": 800,
     }
     assert sum(k.startswith(p + "mask_tokens.") for k in ckpt["predictor"]) == 10
     torch.save(ckpt, path)
@@ -75,8 +112,9 @@ def _released_encoder(path):
 
 
 def _img():
-    return torch.randint(0, 256, (1, 160, 200, 3), dtype=torch.uint8,
-                         generator=torch.Generator().manual_seed(2))
+    return torch.randint(
+        0, 256, (1, 160, 200, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(2)
+    )
 
 
 def _same_ac(enc, pred, enc2, pred2) -> None:
@@ -120,8 +158,9 @@ def test_convert_encoder_release_with_10_mask_tokens(tmp_path, caplog):
     enc, ema, mp = _released_encoder(tmp_path / "vitt.pt")
     out = tmp_path / "enc"
     with caplog.at_level(logging.INFO):
-        assert cli(["convert", str(tmp_path / "vitt.pt"), str(out), "--mask-predictor",
-                    *SIZES]) == 0
+        assert (
+            cli(["convert", str(tmp_path / "vitt.pt"), str(out), "--mask-predictor", *SIZES]) == 0
+        )
     assert "predictor_pos_embed" in caplog.text and "10 mask tokens" in caplog.text
     enc2 = ck.load_model(out / "encoder.safetensors")
     mp2 = ck.load_model(out / "mask_predictor.safetensors")
@@ -133,8 +172,19 @@ def test_convert_encoder_release_with_10_mask_tokens(tmp_path, caplog):
         ci, ti = torch.arange(5)[None], torch.arange(5, 9)[None]
         assert torch.equal(mp2(ctx, ci, ti, mask_index=9), mp(ctx, ci, ti, mask_index=9))
     # the EMA copy on request
-    assert cli(["convert", str(tmp_path / "vitt.pt"), str(tmp_path / "ema"), "--entry",
-                "target_encoder", *SIZES]) == 0
+    assert (
+        cli(
+            [
+                "convert",
+                str(tmp_path / "vitt.pt"),
+                str(tmp_path / "ema"),
+                "--entry",
+                "target_encoder",
+                *SIZES,
+            ]
+        )
+        == 0
+    )
     with torch.no_grad():
         z = ck.load_model(tmp_path / "ema" / "encoder.safetensors").encode_images(_img())
         assert torch.equal(z, ema.encode_images(_img()))
@@ -155,8 +205,11 @@ def test_only_the_known_unused_keys_are_accepted(tmp_path):
     with pytest.raises(ValueError, match=r"missing keys \(1\):\n\s+blocks.1.mlp.fc2.bias"):
         ck.load_official_ac(ckpt, ENC, AC)
     ckpt = torch.load(tmp_path / "r.pt", weights_only=True)
-    with pytest.raises(ValueError, match=r"no entry 'ema'.*\['encoder', 'opt', 'predictor', "
-                                         r"'scaler', 'target_encoder'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"no entry 'ema'.*\['encoder', 'opt', 'predictor', "
+        r"'scaler', 'target_encoder'\]",
+    ):
         ck.load_official_ac(ckpt, ENC, AC, encoder_key="ema")
     with pytest.raises(ValueError, match="no entry 'encoder'"):
         ck.load_official_encoder({"target_encoder": ckpt["target_encoder"]}, ENC)
@@ -182,8 +235,9 @@ def test_broken_files_give_named_errors(tmp_path, capsys):
     p = ck.save_model(pred, out / "ac_predictor.safetensors")
     data = p.read_bytes()
     p.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ParamError, match="parameter 'checkpoint'.*ac_predictor.safetensors.*"
-                                         "truncated or corrupt"):
+    with pytest.raises(
+        ParamError, match="parameter 'checkpoint'.*ac_predictor.safetensors.*truncated or corrupt"
+    ):
         load_encoder_and_predictor(out, "cpu")
     p.write_bytes(data[:40])  # even the header is cut
     with pytest.raises(ValueError, match="truncated or corrupt"):

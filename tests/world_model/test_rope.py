@@ -23,8 +23,9 @@ def test_axis_split_and_frequencies():
     base = [1 / 10000 ** (i / 10) for i in range(10)]
     torch.testing.assert_close(w, torch.tensor(base + base, dtype=torch.float64))  # tiled
     s = axis_frequencies(64, "standard")
-    torch.testing.assert_close(s, torch.tensor([b for b in base for _ in (0, 1)],
-                                               dtype=torch.float64))
+    torch.testing.assert_close(
+        s, torch.tensor([b for b in base for _ in (0, 1)], dtype=torch.float64)
+    )
     with pytest.raises(ValueError, match="convention"):
         axis_frequencies(64, "nope")
 
@@ -47,8 +48,9 @@ def test_released_convention_elementwise():
     torch.testing.assert_close(y, ref)
     assert torch.equal(y[:, 60:], x[:, 60:])  # left-over dims untouched
     assert torch.equal(y[0], x[0])  # position (0, 0, 0) is the identity
-    assert torch.equal(rotate_pairs(torch.tensor([1.0, 2.0, 3.0, 4.0])),
-                       torch.tensor([-2.0, 1.0, -4.0, 3.0]))
+    assert torch.equal(
+        rotate_pairs(torch.tensor([1.0, 2.0, 3.0, 4.0])), torch.tensor([-2.0, 1.0, -4.0, 3.0])
+    )
 
 
 def _scores(q, k, pos_q, pos_k, conv):

@@ -34,8 +34,7 @@ class Episode:
         if self.frames.ndim != 4 or self.frames.shape[-1] != 3:
             raise ValueError(f"frames must be (T,H,W,3), got {self.frames.shape}")
         if self.states.shape != (len(self.frames), 7):
-            raise ValueError(
-                f"states must be ({len(self.frames)}, 7), got {self.states.shape}")
+            raise ValueError(f"states must be ({len(self.frames)}, 7), got {self.states.shape}")
 
     @property
     def actions(self) -> np.ndarray:
@@ -71,7 +70,10 @@ class EpisodeWriter:
         self.c_state = self.writer.add_connection(STATE_TOPIC, STATE_TYPE, typestore=self.ts)
         t = self.ts.types
         self._Image, self._Header, self._Time = (
-            t["sensor_msgs/msg/Image"], t["std_msgs/msg/Header"], t["builtin_interfaces/msg/Time"])
+            t["sensor_msgs/msg/Image"],
+            t["std_msgs/msg/Header"],
+            t["builtin_interfaces/msg/Time"],
+        )
         self._F64 = t["std_msgs/msg/Float64MultiArray"]
         self._Layout = t["std_msgs/msg/MultiArrayLayout"]
 
@@ -83,11 +85,20 @@ class EpisodeWriter:
         if state.shape != (7,):
             raise ValueError(f"state must have 7 values, got {state.shape}")
         stamp_ns = int(stamp_ns)
-        header = self._Header(stamp=self._Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
-                              frame_id=self.frame_id)
+        header = self._Header(
+            stamp=self._Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
+            frame_id=self.frame_id,
+        )
         h, w = frame.shape[:2]
-        img = self._Image(header=header, height=h, width=w, encoding="rgb8", is_bigendian=0,
-                          step=w * 3, data=frame.reshape(-1))
+        img = self._Image(
+            header=header,
+            height=h,
+            width=w,
+            encoding="rgb8",
+            is_bigendian=0,
+            step=w * 3,
+            data=frame.reshape(-1),
+        )
         msg = self._F64(layout=self._Layout(dim=[], data_offset=0), data=state)
         self.writer.write(self.c_img, stamp_ns, self.ts.serialize_cdr(img, IMAGE_TYPE))
         self.writer.write(self.c_state, stamp_ns, self.ts.serialize_cdr(msg, STATE_TYPE))
@@ -102,8 +113,13 @@ class EpisodeWriter:
         self.close()
 
 
-def write_episode(path: str | Path, frames: np.ndarray, states: np.ndarray,
-                  stamps_ns: np.ndarray | None = None, fps: float = 4.0) -> Path:
+def write_episode(
+    path: str | Path,
+    frames: np.ndarray,
+    states: np.ndarray,
+    stamps_ns: np.ndarray | None = None,
+    fps: float = 4.0,
+) -> Path:
     """Write a whole episode as an MCAP bag directory; returns the path."""
     frames = np.asarray(frames)
     states = np.asarray(states)
@@ -149,8 +165,13 @@ def resample_indices(stamps_ns: np.ndarray, fps: float) -> np.ndarray:
     return np.unique(idx)
 
 
-def read_episode(path: str | Path, fps: float | None = 4.0, max_skew_s: float = 0.2,
-                 image_topic: str = IMAGE_TOPIC, state_topic: str = STATE_TOPIC) -> Episode:
+def read_episode(
+    path: str | Path,
+    fps: float | None = 4.0,
+    max_skew_s: float = 0.2,
+    image_topic: str = IMAGE_TOPIC,
+    state_topic: str = STATE_TOPIC,
+) -> Episode:
     """Read a bag into an Episode (frames paired with the nearest state, resampled to fps)."""
     from rosbags.rosbag2 import Reader
 
@@ -197,8 +218,12 @@ def read_episode(path: str | Path, fps: float | None = 4.0, max_skew_s: float = 
         keep, f_stamps_a, j = keep[sel], f_stamps_a[sel], j[sel]
     if len(keep) == 0:
         raise ValueError(f"bag {path}: no frame has a state within {max_skew_s} s")
-    return Episode(frames=np.stack([frames[k] for k in keep]), states=states_a[j],
-                   stamps=f_stamps_a, name=path.name)
+    return Episode(
+        frames=np.stack([frames[k] for k in keep]),
+        states=states_a[j],
+        stamps=f_stamps_a,
+        name=path.name,
+    )
 
 
 def list_episodes(root: str | Path) -> list[Path]:

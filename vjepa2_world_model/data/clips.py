@@ -33,19 +33,30 @@ def split_names(names: list[str], val_frac: float, seed: int = 0) -> tuple[list[
 class FeatureClips:
     """Clips of ``clip_len`` frames from cached features: (z, actions, states)."""
 
-    def __init__(self, episodes: dict[str, tuple[np.ndarray, np.ndarray]], clip_len: int,
-                 stride: int = 1, gripper_repeat: int = 1) -> None:
+    def __init__(
+        self,
+        episodes: dict[str, tuple[np.ndarray, np.ndarray]],
+        clip_len: int,
+        stride: int = 1,
+        gripper_repeat: int = 1,
+    ) -> None:
         """``gripper_repeat`` > 1 lists clips in which the hand opens or closes
         (|dgripper| > 0.5) that many times, so the rare gripper events weigh more."""
         if clip_len < 2:
             raise ValueError("clip_len must be >= 2")
         self.names = sorted(episodes)
         self.feats = [torch.from_numpy(np.ascontiguousarray(episodes[n][0])) for n in self.names]
-        self.states = [torch.from_numpy(np.asarray(episodes[n][1], dtype=np.float32))
-                       for n in self.names]
-        self.actions = [torch.from_numpy(np.concatenate(
-            [actions_from_states(episodes[n][1]), np.zeros((1, 7))]).astype(np.float32))
-            for n in self.names]
+        self.states = [
+            torch.from_numpy(np.asarray(episodes[n][1], dtype=np.float32)) for n in self.names
+        ]
+        self.actions = [
+            torch.from_numpy(
+                np.concatenate([actions_from_states(episodes[n][1]), np.zeros((1, 7))]).astype(
+                    np.float32
+                )
+            )
+            for n in self.names
+        ]
         self.clip_len = clip_len
         if gripper_repeat < 1:
             raise ValueError("gripper_repeat must be >= 1")
@@ -53,7 +64,7 @@ class FeatureClips:
         for e, f in enumerate(self.feats):
             grip = self.actions[e][:, 6].abs() > 0.5
             for s in range(0, len(f) - clip_len + 1, stride):
-                event = bool(grip[s:s + clip_len - 1].any())
+                event = bool(grip[s : s + clip_len - 1].any())
                 self.index += [(e, s)] * (gripper_repeat if event else 1)
         if not self.index:
             raise ValueError(f"no episode has {clip_len} frames")

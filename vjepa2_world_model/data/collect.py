@@ -57,8 +57,9 @@ class ExplorationPolicy:
         if kind == "near_miss":  # close beside the object: looks like a grasp, holds nothing
             xy = xy + rng.choice([-1.0, 1.0], 2) * rng.uniform(0.015, 0.04, 2)
         hover = np.array([xy[0], xy[1], HOVER_Z + rng.uniform(-0.03, 0.05)])
-        low = np.array([xy[0], xy[1], GRASP_Z + (0.04 if name == "cup" else 0.0)
-                        + rng.uniform(0.0, 0.01)])
+        low = np.array(
+            [xy[0], xy[1], GRASP_Z + (0.04 if name == "cup" else 0.0) + rng.uniform(0.0, 0.01)]
+        )
         if self.grip_closed:
             self._grip(-1.0)
         self.plan += [("reach", hover, 0.0)] * 6
@@ -136,8 +137,9 @@ class ExplorationPolicy:
         return a
 
 
-def collect_episode(sim: object, path: Path, seed: int, steps: int, size: int,
-                    fps: float = 4.0) -> dict:
+def collect_episode(
+    sim: object, path: Path, seed: int, steps: int, size: int, fps: float = 4.0
+) -> dict:
     """Run one episode and write it to ``path`` (a bag directory)."""
     from .bags import EpisodeWriter
 
@@ -162,9 +164,15 @@ def collect_episode(sim: object, path: Path, seed: int, steps: int, size: int,
             sim_time += sim.last_result.sim_time
             commanded.append(a.tolist())
             w.add(t0 + (k + 1) * period, sim.render(size, size), state)
-    info = {"seed": seed, "steps": steps, "size": size, "fps": fps,
-            "object_poses_final": {k: v.tolist() for k, v in sim.object_poses().items()},
-            "commanded_actions": commanded, "sim_time_s": sim_time}
+    info = {
+        "seed": seed,
+        "steps": steps,
+        "size": size,
+        "fps": fps,
+        "object_poses_final": {k: v.tolist() for k, v in sim.object_poses().items()},
+        "commanded_actions": commanded,
+        "sim_time_s": sim_time,
+    }
     (tmp / "episode_info.json").write_text(json.dumps(info))
     os.replace(tmp, path)
     return info
@@ -186,10 +194,18 @@ def _worker(args: argparse.Namespace, indices: list[int], wid: int) -> None:
         info = collect_episode(sim, path, args.seed + i, args.steps, args.size, args.fps)
         wall = time.time() - t
         real = (args.steps) / args.fps
-        log.write(json.dumps({"episode": i, "wall_s": round(wall, 2),
-                              "sim_s": round(info["sim_time_s"], 2),
-                              "speedup_vs_4fps": round(real / wall, 2),
-                              "speedup_vs_sim_time": round(info["sim_time_s"] / wall, 2)}) + "\n")
+        log.write(
+            json.dumps(
+                {
+                    "episode": i,
+                    "wall_s": round(wall, 2),
+                    "sim_s": round(info["sim_time_s"], 2),
+                    "speedup_vs_4fps": round(real / wall, 2),
+                    "speedup_vs_sim_time": round(info["sim_time_s"] / wall, 2),
+                }
+            )
+            + "\n"
+        )
         log.flush()
         print(f"[worker {wid}] ep {i}: {wall:.1f}s wall, {info['sim_time_s']:.1f}s sim", flush=True)
 
@@ -206,17 +222,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--start", type=int, default=0, help="first episode index")
-    ap.add_argument("--sim-config", default=None,
-                    help="cell config YAML (camera framing etc.); default config/sim_cell.yaml")
+    ap.add_argument(
+        "--sim-config",
+        default=None,
+        help="cell config YAML (camera framing etc.); default config/sim_cell.yaml",
+    )
     args = ap.parse_args(argv)
     if args.episodes < 1 or args.steps < 1 or args.size < 16:
         raise ValueError("episodes, steps must be >= 1 and size >= 16")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    todo = [i for i in range(args.start, args.start + args.episodes)
-            if not (out / f"ep_{i:05d}" / "metadata.yaml").exists()]
-    print(f"collect: {len(todo)} episodes to write into {out} "
-          f"({args.episodes - len(todo)} already done)", flush=True)
+    todo = [
+        i
+        for i in range(args.start, args.start + args.episodes)
+        if not (out / f"ep_{i:05d}" / "metadata.yaml").exists()
+    ]
+    print(
+        f"collect: {len(todo)} episodes to write into {out} "
+        f"({args.episodes - len(todo)} already done)",
+        flush=True,
+    )
     t = time.time()
     if args.workers <= 1:
         _worker(args, iterate(todo, desc="collect", unit="episode"), 0)
@@ -224,16 +249,21 @@ def main(argv: list[str] | None = None) -> int:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=_worker, args=(args, todo[w::args.workers], w))
-                 for w in range(args.workers)]
+        procs = [
+            ctx.Process(target=_worker, args=(args, todo[w :: args.workers], w))
+            for w in range(args.workers)
+        ]
         for p in procs:
             p.start()
         _join_with_progress(procs, out, todo)
     wall = time.time() - t
     if todo:
         real = len(todo) * args.steps / args.fps
-        print(f"collect: {len(todo)} episodes x {args.steps} steps in {wall:.0f}s wall "
-              f"= {real / wall:.1f}x real time (4 fps recording)", flush=True)
+        print(
+            f"collect: {len(todo)} episodes x {args.steps} steps in {wall:.0f}s wall "
+            f"= {real / wall:.1f}x real time (4 fps recording)",
+            flush=True,
+        )
     outputs("collect", episodes=out, worker_logs=out / "collect_worker*.log")
     return 0
 

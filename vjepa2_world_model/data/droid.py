@@ -48,8 +48,9 @@ def read_video(path: Path) -> np.ndarray:
     return np.stack(read_frames(path))
 
 
-def read_droid_episode(ep_dir: str | Path, fps: float = 4.0, camera: str = "left",
-                       size: int | None = None) -> Episode:
+def read_droid_episode(
+    ep_dir: str | Path, fps: float = 4.0, camera: str = "left", size: int | None = None
+) -> Episode:
     """Read one raw DROID episode; ``size`` resizes frames to size x size (optional)."""
     import h5py
 
@@ -80,10 +81,16 @@ def read_droid_episode(ep_dir: str | Path, fps: float = 4.0, camera: str = "left
     if size is not None:
         import cv2
 
-        frames = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA)
-                           for f in frames])
-    return Episode(frames=frames, states=states[sel], stamps=stamps[sel], name=ep_dir.name,
-                   meta={"source": "droid", "metadata": meta})
+        frames = np.stack(
+            [cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames]
+        )
+    return Episode(
+        frames=frames,
+        states=states[sel],
+        stamps=stamps[sel],
+        name=ep_dir.name,
+        meta={"source": "droid", "metadata": meta},
+    )
 
 
 def list_droid_episodes(root: str | Path) -> list[Path]:

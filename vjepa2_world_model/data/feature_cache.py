@@ -61,18 +61,20 @@ def cache_dir_for(cache_root: str | Path, encoder: torch.nn.Module | str | Path)
 
 
 @torch.no_grad()
-def encode_frames(encode: Callable[[torch.Tensor], torch.Tensor], frames: np.ndarray,
-                  batch: int = 32) -> np.ndarray:
+def encode_frames(
+    encode: Callable[[torch.Tensor], torch.Tensor], frames: np.ndarray, batch: int = 32
+) -> np.ndarray:
     """frames (T,H,W,3) uint8 -> (T, N, D) float16 through ``encode`` (encode_images)."""
     out = []
     for i in range(0, len(frames), batch):
-        x = torch.from_numpy(np.ascontiguousarray(frames[i:i + batch]))
+        x = torch.from_numpy(np.ascontiguousarray(frames[i : i + batch]))
         out.append(encode(x).float().numpy().astype(np.float16))
     return np.concatenate(out, axis=0)
 
 
-def episode_source(root: str | Path, fmt: str = "auto", fps: float = 4.0
-                   ) -> tuple[list[Path], Callable]:
+def episode_source(
+    root: str | Path, fmt: str = "auto", fps: float = 4.0
+) -> tuple[list[Path], Callable]:
     """(episode paths, reader) under ``root``: ``bags`` (MCAP episode dirs), ``droid`` (raw
     DROID: trajectory.h5 + MP4 + metadata JSON, resampled to ``fps``) or ``auto``
     (DROID when ``root`` holds any trajectory.h5, else bags)."""
@@ -88,9 +90,14 @@ def episode_source(root: str | Path, fmt: str = "auto", fps: float = 4.0
     return list_episodes(root), read_episode
 
 
-def build_cache(episodes: list[Path], encoder: torch.nn.Module, out_dir: Path,
-                batch: int = 32, log: Callable[[str], None] = print,
-                reader: Callable | None = None) -> Path:
+def build_cache(
+    episodes: list[Path],
+    encoder: torch.nn.Module,
+    out_dir: Path,
+    batch: int = 32,
+    log: Callable[[str], None] = print,
+    reader: Callable | None = None,
+) -> Path:
     """Encode every episode's frames into ``out_dir`` (skips done episodes)."""
     from .bags import read_episode
 
@@ -115,8 +122,9 @@ def build_cache(episodes: list[Path], encoder: torch.nn.Module, out_dir: Path,
     return out_dir
 
 
-def load_cache(cache_dir: str | Path, names: list[str] | None = None
-               ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def load_cache(
+    cache_dir: str | Path, names: list[str] | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """name -> (features (T,N,D) float16, states (T,7)) for the cached episodes."""
     cache_dir = Path(cache_dir)
     files = sorted(p for p in cache_dir.glob("*.npz") if not p.name.endswith(".tmp.npz"))
@@ -140,9 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-root", default="data/features")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--format", default="auto", choices=["auto", "bags", "droid"],
-                    help="episode layout: MCAP bags or raw DROID (auto: DROID if "
-                         "trajectory.h5 files are found)")
+    ap.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "bags", "droid"],
+        help="episode layout: MCAP bags or raw DROID (auto: DROID if "
+        "trajectory.h5 files are found)",
+    )
     ap.add_argument("--fps", type=float, default=4.0, help="DROID resampling rate (15 Hz in)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -153,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = cache_dir_for(args.cache_root, encoder)
     build_cache(eps, encoder, out, args.batch, reader=reader)
-    (out / "manifest.json").write_text(json.dumps(
-        {"encoder": str(args.encoder), "hash": out.name, "episodes": [e.name for e in eps]}))
+    (out / "manifest.json").write_text(
+        json.dumps(
+            {"encoder": str(args.encoder), "hash": out.name, "episodes": [e.name for e in eps]}
+        )
+    )
     print(f"cache ready: {out} ({len(eps)} episodes, manifest.json)")
     return 0

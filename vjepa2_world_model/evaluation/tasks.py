@@ -43,10 +43,20 @@ PREGRASP_BUDGET = 8  # pick-place-pregrasp: steps for home -> pre-grasp (~0.35-0
 # The paper's success rates (%, average of two labs; facts file), keyed by our task names
 # (our pick-place moves the cube, so it sits beside the paper's pick-and-place of the box).
 PAPER_RESULTS: dict[str, dict[str, float]] = {
-    "V-JEPA 2-AC (paper)": {"reach": 100, "grasp-cube": 25, "grasp-cup": 65,
-                             "reach-with-object": 75, "pick-place": 65},
-    "Octo (paper)": {"reach": 100, "grasp-cube": 0, "grasp-cup": 15,
-                     "reach-with-object": 15, "pick-place": 10},
+    "V-JEPA 2-AC (paper)": {
+        "reach": 100,
+        "grasp-cube": 25,
+        "grasp-cup": 65,
+        "reach-with-object": 75,
+        "pick-place": 65,
+    },
+    "Octo (paper)": {
+        "reach": 100,
+        "grasp-cube": 0,
+        "grasp-cup": 15,
+        "reach-with-object": 15,
+        "pick-place": 10,
+    },
 }
 
 
@@ -79,8 +89,9 @@ def hover_start(obj_xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def l1_steps(delta_xyz: np.ndarray, step_l1: float = PLANNER_STEP_L1) -> int:
     """Fewest planner steps (each inside an L1 ball of ``step_l1``) that cover a move."""
-    return max(1, int(np.ceil(float(np.abs(np.asarray(delta_xyz, float)[:3]).sum())
-                              / step_l1 - 1e-9)))
+    return max(
+        1, int(np.ceil(float(np.abs(np.asarray(delta_xyz, float)[:3]).sum()) / step_l1 - 1e-9))
+    )
 
 
 def split_move(delta_xyz: np.ndarray, max_step: float) -> list[np.ndarray]:

@@ -35,8 +35,8 @@ from vjepa2_world_model.models.vit_encoder import Block, init_vit_weights
 
 @dataclass(frozen=True)
 class ACPredictorConfig:
-    enc_dim: int = 192                  # encoder feature dim (input and output)
-    dim: int = 128                      # predictor width D
+    enc_dim: int = 192  # encoder feature dim (input and output)
+    dim: int = 128  # predictor width D
     depth: int = 4
     heads: int = 2
     mlp_ratio: float = 4.0
@@ -46,8 +46,8 @@ class ACPredictorConfig:
     extrinsics_dim: int = 6
     qkv_bias: bool = True
     norm_eps: float = 1e-6
-    rope: str = "released"              # "released" | "standard" (see models/rope.py)
-    residual: bool = False              # predict z_{t+1} - z_t (off in the released model)
+    rope: str = "released"  # "released" | "standard" (see models/rope.py)
+    residual: bool = False  # predict z_{t+1} - z_t (off in the released model)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "grid_size", tuple(int(g) for g in self.grid_size))
@@ -67,8 +67,9 @@ class ACPredictorConfig:
 
 AC_CONFIGS: dict[str, ACPredictorConfig] = {
     "ac_tiny": ACPredictorConfig(enc_dim=192, dim=128, depth=4, heads=2, grid_size=(8, 8)),
-    "ac_vit_giant": ACPredictorConfig(enc_dim=1408, dim=1024, depth=24, heads=16,
-                                      grid_size=(16, 16)),
+    "ac_vit_giant": ACPredictorConfig(
+        enc_dim=1408, dim=1024, depth=24, heads=16, grid_size=(16, 16)
+    ),
 }
 
 
@@ -126,7 +127,8 @@ class ACPredictor(nn.Module):
         self.extrinsics_encoder = nn.Linear(cfg.extrinsics_dim, D)  # unused (checkpoint compat)
         hidden = int(D * cfg.mlp_ratio)
         self.predictor_blocks = nn.ModuleList(
-            Block(D, cfg.heads, hidden, cfg.qkv_bias, cfg.norm_eps) for _ in range(cfg.depth))
+            Block(D, cfg.heads, hidden, cfg.qkv_bias, cfg.norm_eps) for _ in range(cfg.depth)
+        )
         self.predictor_norm = nn.LayerNorm(D, eps=cfg.norm_eps)
         self.predictor_proj = nn.Linear(D, cfg.enc_dim)
         init_vit_weights(self, self.predictor_blocks)
@@ -145,8 +147,9 @@ class ACPredictor(nn.Module):
             raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
         if not x.is_floating_point():
             raise ValueError(f"{name} must be a float tensor, got dtype {x.dtype}")
-        if x.ndim != len(shape) or any(s is not None and s != d for s, d in zip(
-                shape, x.shape, strict=True)):
+        if x.ndim != len(shape) or any(
+            s is not None and s != d for s, d in zip(shape, x.shape, strict=True)
+        ):
             raise ValueError(f"{name} must be {what}, got shape {tuple(x.shape)}")
         if self.validate_finite and not torch.isfinite(x).all():
             raise ValueError(f"{name} contains NaN or inf values")
@@ -164,9 +167,14 @@ class ACPredictor(nn.Module):
     def _tokens(self, z: Tensor, a: Tensor, s: Tensor) -> Tensor:
         """z (B,T,N,E), a/s (B,T,7) -> (B, T*(N+2), D)."""
         dtype = self.predictor_embed.weight.dtype
-        x = torch.cat([self.action_encoder(a.to(dtype))[:, :, None],
-                       self.state_encoder(s.to(dtype))[:, :, None],
-                       self.predictor_embed(z.to(dtype))], 2)
+        x = torch.cat(
+            [
+                self.action_encoder(a.to(dtype))[:, :, None],
+                self.state_encoder(s.to(dtype))[:, :, None],
+                self.predictor_embed(z.to(dtype)),
+            ],
+            2,
+        )
         return x.flatten(1, 2)
 
     def _head(self, x: Tensor, T: int, z: Tensor) -> Tensor:
@@ -182,14 +190,16 @@ class ACPredictor(nn.Module):
         Output frame t predicts frame t+1's features.
         """
         c = self.cfg
-        self._check("z", z, (None, None, c.num_patches, c.enc_dim),
-                    f"(B, T, {c.num_patches}, {c.enc_dim})")
+        self._check(
+            "z", z, (None, None, c.num_patches, c.enc_dim), f"(B, T, {c.num_patches}, {c.enc_dim})"
+        )
         B, T = z.shape[:2]
         self._check("actions", actions, (B, T, c.action_dim), f"(B={B}, T={T}, {c.action_dim})")
         self._check("states", states, (B, T, c.state_dim), f"(B={B}, T={T}, {c.state_dim})")
         x = self._tokens(z, actions, states)
-        cos, sin = rope_tables(self._frame_positions(0, T, x.device), c.dim // c.heads, c.rope,
-                               x.dtype)
+        cos, sin = rope_tables(
+            self._frame_positions(0, T, x.device), c.dim // c.heads, c.rope, x.dtype
+        )
         mask = None
         if T > 1:
             frame = torch.arange(T, device=x.device).repeat_interleave(c.tokens_per_frame)
@@ -205,22 +215,25 @@ class ACPredictor(nn.Module):
         A batch-1 cache is broadcast to batch B.
         """
         c = self.cfg
-        self._check("z_t", z_t, (None, c.num_patches, c.enc_dim),
-                    f"(B, {c.num_patches}, {c.enc_dim})")
+        self._check(
+            "z_t", z_t, (None, c.num_patches, c.enc_dim), f"(B, {c.num_patches}, {c.enc_dim})"
+        )
         B = z_t.shape[0]
         self._check("a_t", a_t, (B, c.action_dim), f"(B={B}, {c.action_dim})")
         self._check("s_t", s_t, (B, c.state_dim), f"(B={B}, {c.state_dim})")
         if not isinstance(cache, KVCache):
-            raise ValueError(f"cache must be a KVCache (predictor.new_cache()), got "
-                             f"{type(cache).__name__}")
+            raise ValueError(
+                f"cache must be a KVCache (predictor.new_cache()), got {type(cache).__name__}"
+            )
         cb = cache.batch_size
         if cb is not None and cb != B:
             if cb != 1:
                 raise ValueError(f"cache batch {cb} does not match input batch {B}")
             cache.layers = cache.expand(B).layers
         x = self._tokens(z_t[:, None], a_t[:, None], s_t[:, None])
-        cos, sin = rope_tables(self._frame_positions(cache.frames, 1, x.device),
-                               c.dim // c.heads, c.rope, x.dtype)
+        cos, sin = rope_tables(
+            self._frame_positions(cache.frames, 1, x.device), c.dim // c.heads, c.rope, x.dtype
+        )
         new_layers = []
         for i, blk in enumerate(self.predictor_blocks):
             past = cache.layers[i] if cache.layers else None

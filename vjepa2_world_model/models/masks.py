@@ -45,9 +45,9 @@ def _randint(rng: Rng, n: int) -> int:
 
 @dataclass
 class MultiBlockMaskGenerator:
-    grid: tuple[int, int, int]              # (T, H, W) token grid of a clip
+    grid: tuple[int, int, int]  # (T, H, W) token grid of a clip
     num_blocks: int = 8
-    scale: float = 0.15                     # spatial fraction per block
+    scale: float = 0.15  # spatial fraction per block
     aspect_ratio: tuple[float, float] = (0.75, 1.5)
     max_tries: int = 50
 
@@ -80,7 +80,7 @@ class MultiBlockMaskGenerator:
             for _ in range(self.num_blocks):
                 h, w = self.block_size(rng)
                 top, left = _randint(rng, H - h + 1), _randint(rng, W - w + 1)
-                m[top:top + h, left:left + w] = True
+                m[top : top + h, left : left + w] = True
             if not m.all():
                 return m
         m[_randint(rng, H), _randint(rng, W)] = False  # keep one context token
@@ -96,16 +96,18 @@ class MultiBlockMaskGenerator:
 DEFAULT_GENERATORS: tuple[tuple[int, float], ...] = ((8, 0.15), (2, 0.7))
 
 
-def make_generators(grid: tuple[int, int, int],
-                    spec: tuple[tuple[int, float], ...] = DEFAULT_GENERATORS,
-                    aspect_ratio: tuple[float, float] = (0.75, 1.5)
-                    ) -> list[MultiBlockMaskGenerator]:
+def make_generators(
+    grid: tuple[int, int, int],
+    spec: tuple[tuple[int, float], ...] = DEFAULT_GENERATORS,
+    aspect_ratio: tuple[float, float] = (0.75, 1.5),
+) -> list[MultiBlockMaskGenerator]:
     """The facts' two generators (8 x 0.15, 2 x 0.7) for a (T, H, W) grid."""
     return [MultiBlockMaskGenerator(grid, n, s, aspect_ratio) for n, s in spec]
 
 
-def sample_batch(gen: MultiBlockMaskGenerator, batch: int, rng: Rng = None
-                 ) -> tuple[Tensor, Tensor]:
+def sample_batch(
+    gen: MultiBlockMaskGenerator, batch: int, rng: Rng = None
+) -> tuple[Tensor, Tensor]:
     """Masks for a batch, trimmed to equal lengths (random subset, kept sorted):
     (context (B, K), target (B, M)) long."""
     pairs = [gen(rng) for _ in range(batch)]
@@ -118,5 +120,7 @@ def sample_batch(gen: MultiBlockMaskGenerator, batch: int, rng: Rng = None
         keys = torch.tensor([_uniform(rng) for _ in range(len(x))])
         return x[keys.argsort()[:n].sort().values]
 
-    return (torch.stack([trim(c, k) for c, _ in pairs]),
-            torch.stack([trim(t, m) for _, t in pairs]))
+    return (
+        torch.stack([trim(c, k) for c, _ in pairs]),
+        torch.stack([trim(t, m) for _, t in pairs]),
+    )

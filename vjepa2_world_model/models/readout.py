@@ -43,8 +43,9 @@ class StateReadout(nn.Module):
         self.key = nn.Linear(cfg.embed_dim, inner)
         self.value = nn.Linear(cfg.embed_dim, inner)
         self.query = nn.Parameter(torch.randn(cfg.heads, cfg.head_dim) * 0.02)
-        self.mlp = nn.Sequential(nn.Linear(inner, cfg.hidden), nn.GELU(),
-                                 nn.Linear(cfg.hidden, cfg.state_dim))
+        self.mlp = nn.Sequential(
+            nn.Linear(inner, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, cfg.state_dim)
+        )
         self.register_buffer("state_mean", torch.zeros(cfg.state_dim))
         self.register_buffer("state_std", torch.ones(cfg.state_dim))
 
@@ -62,8 +63,10 @@ class StateReadout(nn.Module):
             z = z[None]
         B, N, E = z.shape
         if (N, E) != (self.cfg.num_tokens, self.cfg.embed_dim):
-            raise ValueError(f"readout expects ({self.cfg.num_tokens}, {self.cfg.embed_dim}) "
-                             f"features, got {tuple(z.shape[1:])}")
+            raise ValueError(
+                f"readout expects ({self.cfg.num_tokens}, {self.cfg.embed_dim}) "
+                f"features, got {tuple(z.shape[1:])}"
+            )
         H, D = self.cfg.heads, self.cfg.head_dim
         x = F.layer_norm(z.float(), (E,)) + self.pos
         k = self.key(x).view(B, N, H, D)

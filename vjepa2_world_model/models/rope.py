@@ -46,8 +46,12 @@ def axis_frequencies(head_dim: int, convention: str = "released") -> Tensor:
 
 def grid_positions(t: int, h: int, w: int, device: torch.device | str | None = None) -> Tensor:
     """(t*h*w, 3) long (time, row, col) positions in token order (time-major, then rows)."""
-    tt, hh, ww = torch.meshgrid(torch.arange(t, device=device), torch.arange(h, device=device),
-                                torch.arange(w, device=device), indexing="ij")
+    tt, hh, ww = torch.meshgrid(
+        torch.arange(t, device=device),
+        torch.arange(h, device=device),
+        torch.arange(w, device=device),
+        indexing="ij",
+    )
     return torch.stack([tt, hh, ww], -1).reshape(-1, 3)
 
 
@@ -62,8 +66,9 @@ def temporal_positions(t: Tensor) -> Tensor:
     return torch.stack([t, z, z], -1)
 
 
-def rope_tables(pos: Tensor, head_dim: int, convention: str = "released",
-                dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+def rope_tables(
+    pos: Tensor, head_dim: int, convention: str = "released", dtype: torch.dtype = torch.float32
+) -> tuple[Tensor, Tensor]:
     """cos, sin tables (..., head_dim) for positions ``pos`` (..., 3) = (t, h, w).
 
     Un-rotated left-over dims get cos 1, sin 0. Angles are computed in float64.

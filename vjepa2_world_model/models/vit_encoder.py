@@ -28,9 +28,9 @@ from vjepa2_world_model.preprocess import DEFAULT_CROP_RATIO, preprocess_images
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    img_size: int = 128           # square input side (pixels)
-    patch: int = 16               # spatial patch side
-    tubelet: int = 2              # frames per token
+    img_size: int = 128  # square input side (pixels)
+    patch: int = 16  # spatial patch side
+    tubelet: int = 2  # frames per token
     in_chans: int = 3
     dim: int = 192
     depth: int = 6
@@ -38,7 +38,7 @@ class EncoderConfig:
     mlp_hidden: int = 768
     qkv_bias: bool = True
     norm_eps: float = 1e-6
-    rope: str = "released"        # "released" (checkpoint convention) | "standard"
+    rope: str = "released"  # "released" (checkpoint convention) | "standard"
     crop_ratio: float = DEFAULT_CROP_RATIO  # encode_images: short side -> img_size * ratio
 
     def __post_init__(self) -> None:
@@ -63,8 +63,9 @@ class EncoderConfig:
 
 ENCODER_CONFIGS: dict[str, EncoderConfig] = {
     # vit_tiny: the sim model; plain resize (crop_ratio 1.0) keeps the gripper at the frame edge.
-    "vit_tiny": EncoderConfig(img_size=128, dim=192, depth=6, heads=3, mlp_hidden=768,
-                              crop_ratio=1.0),
+    "vit_tiny": EncoderConfig(
+        img_size=128, dim=192, depth=6, heads=3, mlp_hidden=768, crop_ratio=1.0
+    ),
     "vit_large": EncoderConfig(img_size=256, dim=1024, depth=24, heads=16, mlp_hidden=4096),
     "vit_huge": EncoderConfig(img_size=256, dim=1280, depth=32, heads=16, mlp_hidden=5120),
     "vit_giant": EncoderConfig(img_size=256, dim=1408, depth=40, heads=22, mlp_hidden=6144),
@@ -86,8 +87,14 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | None = None,
-                past: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(
+        self,
+        x: Tensor,
+        cos: Tensor,
+        sin: Tensor,
+        mask: Tensor | None = None,
+        past: tuple[Tensor, Tensor] | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
         B, L, D = x.shape
         q, k, v = self.qkv(x).view(B, L, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         cos, sin = cos.to(q.dtype), sin.to(q.dtype)  # autocast-safe
@@ -115,16 +122,23 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: x + attn(norm1(x)); x + mlp(norm2(x))."""
 
-    def __init__(self, dim: int, heads: int, mlp_hidden: int, qkv_bias: bool = True,
-                 eps: float = 1e-6) -> None:
+    def __init__(
+        self, dim: int, heads: int, mlp_hidden: int, qkv_bias: bool = True, eps: float = 1e-6
+    ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = Attention(dim, heads, qkv_bias)
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = MLP(dim, mlp_hidden)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | None = None,
-                past: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(
+        self,
+        x: Tensor,
+        cos: Tensor,
+        sin: Tensor,
+        mask: Tensor | None = None,
+        past: tuple[Tensor, Tensor] | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
         a, k, v = self.attn(self.norm1(x), cos, sin, mask, past)
         x = x + a
         return x + self.mlp(self.norm2(x)), k, v
@@ -171,7 +185,8 @@ class VisionTransformer(nn.Module):
         self.patch_embed = PatchEmbed3D(cfg)
         self.blocks = nn.ModuleList(
             Block(cfg.dim, cfg.heads, cfg.mlp_hidden, cfg.qkv_bias, cfg.norm_eps)
-            for _ in range(cfg.depth))
+            for _ in range(cfg.depth)
+        )
         self.norm = nn.LayerNorm(cfg.dim, eps=cfg.norm_eps)
         init_vit_weights(self, self.blocks)
         self.validate_finite = True  # NaN/inf check of inputs (one host sync per call)
@@ -187,17 +202,22 @@ class VisionTransformer(nn.Module):
         if clip.ndim != 5:
             raise ValueError(f"clip must be (B, 3, T, H, W), got shape {tuple(clip.shape)}")
         if not clip.is_floating_point():
-            raise ValueError(f"clip must be a float tensor (normalised), got dtype {clip.dtype}; "
-                             "use encode_images() for uint8 images")
+            raise ValueError(
+                f"clip must be a float tensor (normalised), got dtype {clip.dtype}; "
+                "use encode_images() for uint8 images"
+            )
         _, C, T, H, W = clip.shape
         if C != c.in_chans:
-            raise ValueError(f"clip must have {c.in_chans} channels in dim 1, got {C} "
-                             f"(shape {tuple(clip.shape)})")
+            raise ValueError(
+                f"clip must have {c.in_chans} channels in dim 1, got {C} "
+                f"(shape {tuple(clip.shape)})"
+            )
         if (H, W) != (c.img_size, c.img_size):
             raise ValueError(f"clip frames must be {c.img_size}x{c.img_size}, got {H}x{W}")
         if T < c.tubelet or T % c.tubelet:
-            raise ValueError(f"clip length T={T} must be a positive multiple of the "
-                             f"tubelet size {c.tubelet}")
+            raise ValueError(
+                f"clip length T={T} must be a positive multiple of the tubelet size {c.tubelet}"
+            )
         if self.validate_finite and not torch.isfinite(clip).all():
             raise ValueError("clip contains NaN or inf values")
 
@@ -215,10 +235,15 @@ class VisionTransformer(nn.Module):
         if keep_idx is None:
             pos = grid_positions(N // (g * g), g, g, device=x.device)  # (N, 3)
         else:
-            if keep_idx.ndim != 2 or keep_idx.shape[0] != B or keep_idx.dtype not in (
-                    torch.int64, torch.int32):
-                raise ValueError(f"keep_idx must be (B={B}, K) integer, got "
-                                 f"{tuple(keep_idx.shape)} {keep_idx.dtype}")
+            if (
+                keep_idx.ndim != 2
+                or keep_idx.shape[0] != B
+                or keep_idx.dtype not in (torch.int64, torch.int32)
+            ):
+                raise ValueError(
+                    f"keep_idx must be (B={B}, K) integer, got "
+                    f"{tuple(keep_idx.shape)} {keep_idx.dtype}"
+                )
             if keep_idx.numel() and (int(keep_idx.min()) < 0 or int(keep_idx.max()) >= N):
                 raise ValueError(f"keep_idx values must lie in [0, {N})")
             keep_idx = keep_idx.long()

@@ -85,8 +85,7 @@ class ObservationBuffer:
     def __post_init__(self) -> None:
         self._changed = threading.Condition(self._lock)  # notified on every frame / state
 
-    def put_frame(self, image: np.ndarray, stamp: float = 0.0, stamp_ns: int = 0
-                  ) -> Observation:
+    def put_frame(self, image: np.ndarray, stamp: float = 0.0, stamp_ns: int = 0) -> Observation:
         with self._lock:
             self._seq += 1
             self.frame = Observation(self._seq, image, stamp, self.clock(), stamp_ns)
@@ -116,8 +115,9 @@ class ObservationBuffer:
         with self._lock:
             return self._health(now)
 
-    def wait_for_frame(self, newer_than: int, received_after: float, timeout: float
-                       ) -> Observation | str:
+    def wait_for_frame(
+        self, newer_than: int, received_after: float, timeout: float
+    ) -> Observation | str:
         """The latest frame (with the state, copied) once it is newer than seq
         ``newer_than`` and was received at or after ``received_after``; else why there is
         none: the watchdog's reason as soon as an input is stale, or a camera-stale reason
@@ -132,8 +132,9 @@ class ObservationBuffer:
                     return h.reason
                 f = self.frame
                 if f.seq > newer_than and f.received >= received_after:
-                    return Observation(f.seq, f.image, f.stamp, f.received, f.stamp_ns,
-                                       state=self.state.copy())
+                    return Observation(
+                        f.seq, f.image, f.stamp, f.received, f.stamp_ns, state=self.state.copy()
+                    )
                 if now > deadline:
                     return "camera stale: no new frame after the last motion"
                 stale_at = min(f.received, self.state_received) + self.stale_after
@@ -196,8 +197,13 @@ class WorldModelCore:
         cfg = config or PlannerConfig()
         key = (cfg.rollout, cfg.amp, cfg.compile, cfg.chunk_size)
         if key not in self._rollouts:
-            self._rollouts[key] = make_rollout(self.predictor, cfg.rollout, amp=cfg.amp,
-                                               compile=cfg.compile, chunk_size=cfg.chunk_size)
+            self._rollouts[key] = make_rollout(
+                self.predictor,
+                cfg.rollout,
+                amp=cfg.amp,
+                compile=cfg.compile,
+                chunk_size=cfg.chunk_size,
+            )
         return self._rollouts[key]
 
     @torch.no_grad()
@@ -254,8 +260,9 @@ class WorldModelCore:
                 return self.goals[name]
             except KeyError:
                 known = list(self.goals)
-        raise KeyError(f"goal {name!r} is not encoded (known: {known[:10]}"
-                       f"{' ...' if len(known) > 10 else ''})")
+        raise KeyError(
+            f"goal {name!r} is not encoded (known: {known[:10]}{' ...' if len(known) > 10 else ''})"
+        )
 
     @staticmethod
     def observed_energy(z_obs: torch.Tensor, z_goal: torch.Tensor) -> float:
@@ -283,7 +290,8 @@ class WorldModelCore:
 
 
 def make_planner(
-    core: WorldModelCore, config: PlannerConfig | None = None,
+    core: WorldModelCore,
+    config: PlannerConfig | None = None,
     state_energy: StateEnergy | None = None,
 ) -> Callable[[Observation, torch.Tensor], PlanResult]:
     """A ``plan(obs, z_goal) -> PlanResult`` hook backed by a fresh RecedingHorizonPlanner
@@ -292,8 +300,9 @@ def make_planner(
     size; ``state_energy`` adds alpha * the state distance to the readout's goal state.
     A failed plan (not ``ok``) raises RuntimeError (the loop fails the goal with it)."""
     cfg = config or PlannerConfig()
-    planner = RecedingHorizonPlanner(core.rollout_for(cfg), cfg, device=core.device,
-                                     state_energy=state_energy)
+    planner = RecedingHorizonPlanner(
+        core.rollout_for(cfg), cfg, device=core.device, state_energy=state_energy
+    )
 
     def plan(obs: Observation, z_goal: torch.Tensor) -> PlanResult:
         with core.model_lock:
@@ -335,8 +344,13 @@ class SubGoalSequence:
       ``min_improvement`` for ``patience`` observations in a row (``PLATEAU``).
     """
 
-    def __init__(self, goals: Sequence[SubGoal], energy_threshold: float | None = None,
-                 patience: int = 0, min_improvement: float = 0.0) -> None:
+    def __init__(
+        self,
+        goals: Sequence[SubGoal],
+        energy_threshold: float | None = None,
+        patience: int = 0,
+        min_improvement: float = 0.0,
+    ) -> None:
         if not goals:
             raise ValueError("SubGoalSequence needs at least one goal")
         for g in goals:
@@ -468,9 +482,12 @@ def run_goals(
     while holding) stop it."""
     if len(budgets) != len(goals):
         raise ValueError(f"{len(goals)} goals but {len(budgets)} step budgets")
-    seq = SubGoalSequence([SubGoal(n, z, int(b)) for (n, z), b in zip(goals, budgets,
-                                                                      strict=True)],
-                          threshold, patience, min_improvement)
+    seq = SubGoalSequence(
+        [SubGoal(n, z, int(b)) for (n, z), b in zip(goals, budgets, strict=True)],
+        threshold,
+        patience,
+        min_improvement,
+    )
     steps = 0
     last_seq = 0
     final_energy = math.nan
@@ -503,12 +520,15 @@ def run_goals(
         final_energy = run.observed_energy(obs, goal.features)
         ended = seq.observe(final_energy)
         if ended is not None:
-            msg = {REACHED: f"goal {name!r} reached (energy {final_energy:.4f})",
-                   BUDGET: f"goal {name!r}: step budget {goal.budget} spent"}.get(
-                ended, f"goal {name!r}: energy stopped improving for {patience} steps "
-                       f"(energy {final_energy:.4f})")
-            emit(StepReport(steps, gi, name, PLANNING, observed_energy=final_energy,
-                            message=msg))
+            msg = {
+                REACHED: f"goal {name!r} reached (energy {final_energy:.4f})",
+                BUDGET: f"goal {name!r}: step budget {goal.budget} spent",
+            }.get(
+                ended,
+                f"goal {name!r}: energy stopped improving for {patience} steps "
+                f"(energy {final_energy:.4f})",
+            )
+            emit(StepReport(steps, gi, name, PLANNING, observed_energy=final_energy, message=msg))
             continue
         emit(StepReport(steps, gi, name, PLANNING, observed_energy=final_energy))
         t0 = time.perf_counter()
@@ -524,8 +544,11 @@ def run_goals(
         fault = run.fault()
         if fault:
             return finish(False, FAILED, f"robot fault at step {steps}: {fault}")
-        emit(StepReport(steps, gi, name, EXECUTING, plan.energy, final_energy,
-                        action, planned, plan_ms))
+        emit(
+            StepReport(
+                steps, gi, name, EXECUTING, plan.energy, final_energy, action, planned, plan_ms
+            )
+        )
         t1 = time.perf_counter()
         res = run.execute(action)
         exec_ms = (time.perf_counter() - t1) * 1e3
@@ -535,9 +558,22 @@ def run_goals(
             return finish(False, FAILED, f"execution failed at step {steps}: {res.message}")
         steps += 1
         seq.step_done()
-        emit(StepReport(steps, gi, name, "step_done", plan.energy, final_energy,
-                        action, planned, plan_ms, exec_ms,
-                        (time.perf_counter() - t_step) * 1e3, res.message))
+        emit(
+            StepReport(
+                steps,
+                gi,
+                name,
+                "step_done",
+                plan.energy,
+                final_energy,
+                action,
+                planned,
+                plan_ms,
+                exec_ms,
+                (time.perf_counter() - t_step) * 1e3,
+                res.message,
+            )
+        )
     reached = sum(seq.reached)
     success = reached == len(goals)
     msg = f"{reached}/{len(goals)} goals reached in {steps} steps"

@@ -74,12 +74,23 @@ class CEMConfig:
             raise ValueError(f"search_dims must be a non-empty subset of 0..6: {self.search_dims}")
         if len(set(self.search_dims)) != len(self.search_dims):
             raise ValueError(f"search_dims has duplicates: {self.search_dims}")
-        for name in ("maxnorm", "l1_radius", "rot_maxnorm", "gripper_clip", "init_std",
-                     "init_std_gripper", "min_std"):
+        for name in (
+            "maxnorm",
+            "l1_radius",
+            "rot_maxnorm",
+            "gripper_clip",
+            "init_std",
+            "init_std_gripper",
+            "min_std",
+        ):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0")
-        for name in ("momentum_mean", "momentum_std", "momentum_mean_gripper",
-                     "momentum_std_gripper"):
+        for name in (
+            "momentum_mean",
+            "momentum_std",
+            "momentum_mean_gripper",
+            "momentum_std_gripper",
+        ):
             v = getattr(self, name)
             if v is not None and not 0 <= v < 1:
                 raise ValueError(f"{name} must be in [0, 1)")
@@ -87,8 +98,10 @@ class CEMConfig:
             raise ValueError("gripper_deadband must be >= 0")
         k = self.close_gripper_from_step
         if k is not None and (k < 0 or GRIPPER not in self.search_dims):
-            raise ValueError("close_gripper_from_step must be >= 0 and needs the gripper "
-                             f"(dim {GRIPPER}) in search_dims")
+            raise ValueError(
+                "close_gripper_from_step must be >= 0 and needs the gripper "
+                f"(dim {GRIPPER}) in search_dims"
+            )
 
 
 @dataclass
@@ -186,8 +199,11 @@ class CEM:
         if not torch.isfinite(actions).all():
             return False
         t = actions[..., :3]
-        ok_t = (t.abs() <= c.maxnorm + tol).all() if c.limit == "box" else (
-            t.abs().sum(-1) <= c.l1_radius + tol).all()
+        ok_t = (
+            (t.abs() <= c.maxnorm + tol).all()
+            if c.limit == "box"
+            else (t.abs().sum(-1) <= c.l1_radius + tol).all()
+        )
         ok_r = (actions[..., 3:6].abs() <= c.rot_maxnorm + tol).all()
         ok_g = (actions[..., 6].abs() <= self._gripper_bound(actions) + tol).all()
         ok_u = (actions[..., ~self.searched] == 0).all()
@@ -196,8 +212,7 @@ class CEM:
     def initial(self, horizon: int | None = None) -> tuple[Tensor, Tensor]:
         """Cold-start mean (zeros) and std, each (H, 7)."""
         h = self.config.horizon if horizon is None else horizon
-        return (torch.zeros(h, 7, device=self.device),
-                self.init_std_row.expand(h, 7).clone())
+        return (torch.zeros(h, 7, device=self.device), self.init_std_row.expand(h, 7).clone())
 
     # ---- optimisation -----------------------------------------------------------------
     @torch.no_grad()
@@ -215,8 +230,9 @@ class CEM:
         mean = m0 if mean is None else mean.to(self.device, torch.float32).clone()
         std = s0 if std is None else std.to(self.device, torch.float32).clone()
         if mean.shape != (H, 7) or std.shape != (H, 7):
-            raise ValueError(f"warm-start mean/std must be ({H}, 7), got {tuple(mean.shape)}, "
-                             f"{tuple(std.shape)}")
+            raise ValueError(
+                f"warm-start mean/std must be ({H}, 7), got {tuple(mean.shape)}, {tuple(std.shape)}"
+            )
         mean = self.project(mean)
         std = torch.where(self.searched, torch.nan_to_num(std, nan=0.0).clamp_min(c.min_std), 0.0)
         if generator is None:
@@ -227,8 +243,9 @@ class CEM:
         num_bad, elite_e, it = 0, math.nan, 0
         for it in range(1, c.iterations + 1):
             if c.step_major_noise:  # as the release: randn(S, D) for step 0, then step 1...
-                noise = torch.randn(H, S, len(dims), generator=generator,
-                                    device=self.device).transpose(0, 1)
+                noise = torch.randn(
+                    H, S, len(dims), generator=generator, device=self.device
+                ).transpose(0, 1)
             else:
                 noise = torch.randn(S, H, len(dims), generator=generator, device=self.device)
             samples = mean.expand(S, H, 7).clone()
@@ -248,7 +265,10 @@ class CEM:
             if n_ok == 0:
                 return self._failed(
                     f"all {S} energies non-finite (NaN/inf) in CEM iteration {it}",
-                    it, num_bad, history)
+                    it,
+                    num_bad,
+                    history,
+                )
             k = min(c.top_k, n_ok)
             order = torch.argsort(torch.where(finite, e, math.inf), stable=True)[:k]
             elites, elite_energies = samples[order], e[order]
@@ -257,8 +277,9 @@ class CEM:
             history.append(float(elite_energies[0]))
             elite_e = float(elite_energies.mean())
             new_mean = elites.mean(0)
-            new_std = (elites.std(0, unbiased=c.std_unbiased) if k > 1
-                       else torch.zeros_like(new_mean))
+            new_std = (
+                elites.std(0, unbiased=c.std_unbiased) if k > 1 else torch.zeros_like(new_mean)
+            )
             mean = self.m_mean * mean + (1 - self.m_mean) * new_mean
             std = self.m_std * std + (1 - self.m_std) * new_std
             std = torch.where(self.searched, std.clamp_min(c.min_std), 0.0)
@@ -271,13 +292,32 @@ class CEM:
             plan[small, GRIPPER] = 0.0
         if not torch.isfinite(plan).all():  # cannot happen with finite samples; stay safe
             return self._failed("non-finite CEM mean", it, num_bad, history)
-        return CEMResult(actions=plan, mean=mean, std=std, energy=elite_e, best_energy=best_e,
-                         best_actions=best_a, iterations=it, num_bad=num_bad, history=history)
+        return CEMResult(
+            actions=plan,
+            mean=mean,
+            std=std,
+            energy=elite_e,
+            best_energy=best_e,
+            best_actions=best_a,
+            iterations=it,
+            num_bad=num_bad,
+            history=history,
+        )
 
     def _failed(self, reason: str, it: int, num_bad: int, history: list[float]) -> CEMResult:
         H = self.config.horizon
         zeros = torch.zeros(H, 7, device=self.device)
         m0, s0 = self.initial()
-        return CEMResult(actions=zeros, mean=m0, std=s0, energy=math.nan, best_energy=math.nan,
-                         best_actions=zeros.clone(), iterations=it, ok=False, reason=reason,
-                         num_bad=num_bad, history=history)
+        return CEMResult(
+            actions=zeros,
+            mean=m0,
+            std=s0,
+            energy=math.nan,
+            best_energy=math.nan,
+            best_actions=zeros.clone(),
+            iterations=it,
+            ok=False,
+            reason=reason,
+            num_bad=num_bad,
+            history=history,
+        )

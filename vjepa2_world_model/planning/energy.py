@@ -39,8 +39,10 @@ class GoalEnergy:
     def per_frame(self, pred: Tensor) -> Tensor:
         """pred (S, H, N, E) -> per-frame energies (S, H), float32 (float64 for float64)."""
         if pred.dim() != 4 or pred.shape[-2:] != self.goal.shape:
-            raise ValueError(f"predictions must be (S, H, {self.goal.shape[0]}, "
-                             f"{self.goal.shape[1]}), got {tuple(pred.shape)}")
+            raise ValueError(
+                f"predictions must be (S, H, {self.goal.shape[0]}, "
+                f"{self.goal.shape[1]}), got {tuple(pred.shape)}"
+            )
         dtype = torch.promote_types(pred.dtype, torch.float32)  # float64 stays float64
         return (layer_norm(pred.to(dtype)) - self.goal.to(dtype)).abs().mean(dim=(-2, -1))
 

@@ -25,8 +25,7 @@ class PredictorShape:
     @classmethod
     def from_config(cls, cfg: Any) -> PredictorShape:
         """Read an ACPredictorConfig (or any object / dict with the usual field names)."""
-        get = (lambda k: cfg.get(k)) if isinstance(cfg, dict) else (
-            lambda k: getattr(cfg, k, None))
+        get = (lambda k: cfg.get(k)) if isinstance(cfg, dict) else (lambda k: getattr(cfg, k, None))
 
         def first(*names: str) -> Any:
             for n in names:
@@ -39,11 +38,13 @@ class PredictorShape:
         if patches is None:
             grid = first("grid_size", "grid", "num_patches_per_frame")
             patches = grid[0] * grid[1] if isinstance(grid, (tuple, list)) else grid * grid
-        return cls(dim=int(first("dim", "embed_dim", "predictor_dim")),
-                   depth=int(first("depth", "num_layers")),
-                   mlp_ratio=float(first("mlp_ratio")),
-                   enc_dim=int(first("enc_dim", "encoder_dim", "input_dim")),
-                   num_patches=int(patches))
+        return cls(
+            dim=int(first("dim", "embed_dim", "predictor_dim")),
+            depth=int(first("depth", "num_layers")),
+            mlp_ratio=float(first("mlp_ratio")),
+            enc_dim=int(first("enc_dim", "encoder_dim", "input_dim")),
+            num_patches=int(patches),
+        )
 
 
 def frame_flops(p: PredictorShape, context_frames: int) -> float:
@@ -65,8 +66,9 @@ def rollout_flops(p: PredictorShape, horizon: int, cached: bool = True) -> float
     return sum(frame_flops(p, c) for h in range(horizon) for c in range(h + 1))
 
 
-def plan_step_flops(p: PredictorShape, samples: int, iterations: int, horizon: int,
-                    cached: bool = True) -> float:
+def plan_step_flops(
+    p: PredictorShape, samples: int, iterations: int, horizon: int, cached: bool = True
+) -> float:
     """Predictor FLOPs of one planning step (all CEM iterations)."""
     return samples * iterations * rollout_flops(p, horizon, cached)
 

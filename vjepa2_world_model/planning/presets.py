@@ -38,8 +38,10 @@ class PlannerConfig:
         """Raise ValueError naming the first bad field."""
         self.cem.validate()
         if self.energy_weights is not None and len(self.energy_weights) != self.cem.horizon:
-            raise ValueError(f"energy_weights has {len(self.energy_weights)} values for "
-                             f"horizon {self.cem.horizon}")
+            raise ValueError(
+                f"energy_weights has {len(self.energy_weights)} values for "
+                f"horizon {self.cem.horizon}"
+            )
         if self.warm_tail not in ("repeat", "zero"):
             raise ValueError(f"warm_tail must be 'repeat' or 'zero', got {self.warm_tail!r}")
         if self.rollout not in ("cached", "naive"):
@@ -97,9 +99,20 @@ def _paper() -> PlannerConfig:
     # every step's CEM starts afresh (no warm start), as in the paper and the release.
     return PlannerConfig(
         warm_start=False,
-        cem=CEMConfig(num_samples=800, iterations=10, top_k=10, horizon=1, limit="l1",
-                      l1_radius=0.075, gripper_clip=1.0, init_std=0.05, init_std_gripper=0.5),
-        encoder="vit_giant", predictor="ac_vit_giant")
+        cem=CEMConfig(
+            num_samples=800,
+            iterations=10,
+            top_k=10,
+            horizon=1,
+            limit="l1",
+            l1_radius=0.075,
+            gripper_clip=1.0,
+            init_std=0.05,
+            init_std_gripper=0.5,
+        ),
+        encoder="vit_giant",
+        predictor="ac_vit_giant",
+    )
 
 
 def _reference() -> PlannerConfig:
@@ -112,13 +125,29 @@ def _reference() -> PlannerConfig:
     # returned gripper command is 0 where |mean| < 0.25. No warm start across steps.
     return PlannerConfig(
         warm_start=False,
-        cem=CEMConfig(num_samples=400, iterations=10, top_k=10, horizon=2, limit="box",
-                      search_dims=(0, 1, 2, 6), maxnorm=0.05, gripper_clip=0.75,
-                      init_std=0.05, init_std_gripper=1.0, min_std=0.0,
-                      momentum_mean=0.25, momentum_std=0.95, momentum_mean_gripper=0.15,
-                      momentum_std_gripper=0.15, std_unbiased=True, step_major_noise=True,
-                      gripper_deadband=0.25),
-        encoder="vit_giant", predictor="ac_vit_giant")
+        cem=CEMConfig(
+            num_samples=400,
+            iterations=10,
+            top_k=10,
+            horizon=2,
+            limit="box",
+            search_dims=(0, 1, 2, 6),
+            maxnorm=0.05,
+            gripper_clip=0.75,
+            init_std=0.05,
+            init_std_gripper=1.0,
+            min_std=0.0,
+            momentum_mean=0.25,
+            momentum_std=0.95,
+            momentum_mean_gripper=0.15,
+            momentum_std_gripper=0.15,
+            std_unbiased=True,
+            step_major_noise=True,
+            gripper_deadband=0.25,
+        ),
+        encoder="vit_giant",
+        predictor="ac_vit_giant",
+    )
 
 
 def _cpu() -> PlannerConfig:
@@ -131,10 +160,23 @@ def _cpu() -> PlannerConfig:
     # trials under 4 cm without it). Override num_samples/iterations in YAML.
     return PlannerConfig(
         warm_start=False,
-        cem=CEMConfig(num_samples=32, iterations=4, top_k=4, horizon=1, limit="l1",
-                      l1_radius=0.075, gripper_clip=1.0, init_std=0.05, init_std_gripper=0.5,
-                      momentum_mean=0.1, momentum_std=0.1, include_mean=True),
-        encoder="vit_tiny", predictor="ac_tiny")
+        cem=CEMConfig(
+            num_samples=32,
+            iterations=4,
+            top_k=4,
+            horizon=1,
+            limit="l1",
+            l1_radius=0.075,
+            gripper_clip=1.0,
+            init_std=0.05,
+            init_std_gripper=0.5,
+            momentum_mean=0.1,
+            momentum_std=0.1,
+            include_mean=True,
+        ),
+        encoder="vit_tiny",
+        predictor="ac_tiny",
+    )
 
 
 PRESETS = {"paper": _paper, "reference": _reference, "cpu": _cpu}

@@ -52,9 +52,13 @@ class PlanResult:
 class RecedingHorizonPlanner:
     """CEM planner over a ``WorldModel``; state kept between calls for warm starts."""
 
-    def __init__(self, world_model: WorldModel, config: PlannerConfig,
-                 device: torch.device | str | None = None,
-                 state_energy: StateEnergy | None = None) -> None:
+    def __init__(
+        self,
+        world_model: WorldModel,
+        config: PlannerConfig,
+        device: torch.device | str | None = None,
+        state_energy: StateEnergy | None = None,
+    ) -> None:
         config.validate()
         self.world_model = world_model
         self.config = config
@@ -71,13 +75,22 @@ class RecedingHorizonPlanner:
         self.steps = 0  # planning calls since the last reset (also varies the seed)
 
     @classmethod
-    def from_predictor(cls, predictor: torch.nn.Module, config: PlannerConfig,
-                       device: torch.device | str | None = None,
-                       state_energy: StateEnergy | None = None) -> RecedingHorizonPlanner:
+    def from_predictor(
+        cls,
+        predictor: torch.nn.Module,
+        config: PlannerConfig,
+        device: torch.device | str | None = None,
+        state_energy: StateEnergy | None = None,
+    ) -> RecedingHorizonPlanner:
         """Planner over an ACPredictor, built with the config's rollout mode ("cached" /
         "naive"), bf16 autocast (CUDA), torch.compile flag (CUDA) and chunk size."""
-        wm = make_rollout(predictor, config.rollout, amp=config.amp, compile=config.compile,
-                          chunk_size=config.chunk_size)
+        wm = make_rollout(
+            predictor,
+            config.rollout,
+            amp=config.amp,
+            compile=config.compile,
+            chunk_size=config.chunk_size,
+        )
         return cls(wm, config, device, state_energy)
 
     def reset(self) -> None:
@@ -124,8 +137,10 @@ class RecedingHorizonPlanner:
         if z_obs.dim() == 3 and z_obs.shape[0] == 1:
             z_obs = z_obs[0]
         if z_obs.shape != self.goal.goal.shape:
-            raise ValueError(f"z_obs {tuple(z_obs.shape)} does not match the goal features "
-                             f"{tuple(self.goal.goal.shape)}")
+            raise ValueError(
+                f"z_obs {tuple(z_obs.shape)} does not match the goal features "
+                f"{tuple(self.goal.goal.shape)}"
+            )
         goal = self.goal
         obs_energy = float((layer_norm(z_obs.to(self.device).float()) - goal.goal).abs().mean())
         if not math.isfinite(obs_energy):
@@ -153,15 +168,26 @@ class RecedingHorizonPlanner:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         actions = actions.detach().float().cpu()
-        return PlanResult(action=actions[0].clone(), actions=actions, energy=res.energy,
-                          best_energy=res.best_energy, obs_energy=obs_energy,
-                          iterations=res.iterations,
-                          plan_ms=(time.perf_counter() - t0) * 1e3, ok=res.ok,
-                          reason=res.reason, num_bad=res.num_bad, history=res.history,
-                          choice=choice, hold_energy=hold_e, plan_energy=plan_e)
+        return PlanResult(
+            action=actions[0].clone(),
+            actions=actions,
+            energy=res.energy,
+            best_energy=res.best_energy,
+            obs_energy=obs_energy,
+            iterations=res.iterations,
+            plan_ms=(time.perf_counter() - t0) * 1e3,
+            ok=res.ok,
+            reason=res.reason,
+            num_bad=res.num_bad,
+            history=res.history,
+            choice=choice,
+            hold_energy=hold_e,
+            plan_energy=plan_e,
+        )
 
-    def _hold(self, energy_fn: Callable[[Tensor], Tensor], plan: Tensor
-              ) -> tuple[str, Tensor, float, float]:
+    def _hold(
+        self, energy_fn: Callable[[Tensor], Tensor], plan: Tensor
+    ) -> tuple[str, Tensor, float, float]:
         """Hold rule: one batched call on the plan's simpler variants -- the zero action,
         the plan's motion without its gripper change, its gripper change alone -- and the
         plan. Moving costs ``hold_margin`` of energy, a gripper change ``gripper_margin``
@@ -196,6 +222,14 @@ class RecedingHorizonPlanner:
     def _fail(self, reason: str, obs_energy: float, t0: float) -> PlanResult:
         H = self.config.cem.horizon
         self._prev = None
-        return PlanResult(action=torch.zeros(7), actions=torch.zeros(H, 7), energy=math.nan,
-                          best_energy=math.nan, obs_energy=obs_energy, iterations=0,
-                          plan_ms=(time.perf_counter() - t0) * 1e3, ok=False, reason=reason)
+        return PlanResult(
+            action=torch.zeros(7),
+            actions=torch.zeros(H, 7),
+            energy=math.nan,
+            best_energy=math.nan,
+            obs_energy=obs_energy,
+            iterations=0,
+            plan_ms=(time.perf_counter() - t0) * 1e3,
+            ok=False,
+            reason=reason,
+        )

@@ -19,8 +19,9 @@ from vjepa2_world_model.pose import apply_action_torch
 def apply_action(state: Tensor, action: Tensor) -> Tensor:
     """State (..., 7) after action (..., 7); broadcasts; exact for zero rotation deltas."""
     if state.shape[-1] != 7 or action.shape[-1] != 7:
-        raise ValueError(f"state and action must be 7-D, got {tuple(state.shape)}, "
-                         f"{tuple(action.shape)}")
+        raise ValueError(
+            f"state and action must be 7-D, got {tuple(state.shape)}, {tuple(action.shape)}"
+        )
     state, action = torch.broadcast_tensors(state, action)
     new = apply_action_torch(state, action).to(state.dtype)
     rot_zero = (action[..., 3:6] == 0).all(-1, keepdim=True)

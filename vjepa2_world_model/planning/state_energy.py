@@ -24,8 +24,9 @@ DEFAULT_DIMS = (0, 1, 2, 6)  # xyz + gripper: the planner searches these, not ro
 class StateEnergy:
     """alpha * sum over ``dims`` of |planned final state - readout(goal features)|."""
 
-    def __init__(self, readout: nn.Module, alpha: float,
-                 dims: Sequence[int] = DEFAULT_DIMS) -> None:
+    def __init__(
+        self, readout: nn.Module, alpha: float, dims: Sequence[int] = DEFAULT_DIMS
+    ) -> None:
         if not alpha >= 0:
             raise ValueError(f"state energy alpha must be >= 0, got {alpha}")
         if not dims or any(d not in range(7) for d in dims):

@@ -18,8 +18,13 @@ from .world_model import _check
 class LinearPoseWorldModel:
     """WorldModel whose prediction of frame h+1 is features(state after h+1 actions)."""
 
-    def __init__(self, num_tokens: int = 16, dim: int = 32, seed: int = 0,
-                 scale: tuple[float, ...] = (10, 10, 10, 3, 3, 3, 1)) -> None:
+    def __init__(
+        self,
+        num_tokens: int = 16,
+        dim: int = 32,
+        seed: int = 0,
+        scale: tuple[float, ...] = (10, 10, 10, 3, 3, 3, 1),
+    ) -> None:
         g = torch.Generator().manual_seed(seed)
         self.num_tokens, self.dim = num_tokens, dim
         self.scale = torch.tensor(scale, dtype=torch.float32)

@@ -47,8 +47,13 @@ def _check(z0: Tensor, s0: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
 class _PredictorRollout:
     """Shared plumbing: device/dtype, bf16 autocast on CUDA, optional torch.compile."""
 
-    def __init__(self, predictor: nn.Module, amp: bool = True, compile: bool = False,
-                 chunk_size: int | None = None) -> None:
+    def __init__(
+        self,
+        predictor: nn.Module,
+        amp: bool = True,
+        compile: bool = False,
+        chunk_size: int | None = None,
+    ) -> None:
         self.predictor = predictor.eval()
         p = next(predictor.parameters())
         self.device, self.dtype = p.device, p.dtype
@@ -79,7 +84,7 @@ class _PredictorRollout:
         outs = []
         with self._autocast():
             for i in range(0, S, chunk):
-                outs.append(self._rollout(z0, actions[i:i + chunk], states[i:i + chunk]))
+                outs.append(self._rollout(z0, actions[i : i + chunk], states[i : i + chunk]))
         return outs[0] if len(outs) == 1 else torch.cat(outs)
 
     def _rollout(self, z0: Tensor, actions: Tensor, states: Tensor) -> Tensor:
@@ -114,15 +119,20 @@ class NaiveRollout(_PredictorRollout):
         zs = [z0.expand(S, *z0.shape)]
         outs = []
         for h in range(H):
-            out = self._call(torch.stack(zs, 1), actions[:, :h + 1], states[:, :h + 1])
+            out = self._call(torch.stack(zs, 1), actions[:, : h + 1], states[:, : h + 1])
             zhat = out[:, -1]
             outs.append(zhat)
             zs.append(layer_norm(zhat))
         return torch.stack(outs, 1)
 
 
-def make_rollout(predictor: nn.Module, mode: str = "cached", amp: bool = True,
-                 compile: bool = False, chunk_size: int | None = None) -> WorldModel:
+def make_rollout(
+    predictor: nn.Module,
+    mode: str = "cached",
+    amp: bool = True,
+    compile: bool = False,
+    chunk_size: int | None = None,
+) -> WorldModel:
     """World model over an ACPredictor: ``mode`` "cached" (KV cache) or "naive"."""
     if mode == "cached":
         return CachedRollout(predictor, amp=amp, compile=compile, chunk_size=chunk_size)

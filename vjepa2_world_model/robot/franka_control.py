@@ -75,8 +75,11 @@ class MotionLimits:
     # of the command = blocked (contact): the arm holds where it stopped
 
     def duration(self, dist: float, angle: float) -> float:
-        return max(self.min_duration, _MJ_PEAK * dist / self.max_linear_vel,
-                   _MJ_PEAK * angle / self.max_angular_vel)
+        return max(
+            self.min_duration,
+            _MJ_PEAK * dist / self.max_linear_vel,
+            _MJ_PEAK * angle / self.max_angular_vel,
+        )
 
 
 @dataclass
@@ -102,8 +105,11 @@ class RobotSnapshot:
     robot_mode: str
 
     def state7(self) -> np.ndarray:
-        return state7_from_pose(self.O_T_EE[:3, 3], self.O_T_EE[:3, :3],
-                                gripper_closure(self.gripper_width, self.gripper_max_width))
+        return state7_from_pose(
+            self.O_T_EE[:3, 3],
+            self.O_T_EE[:3, :3],
+            gripper_closure(self.gripper_width, self.gripper_max_width),
+        )
 
 
 @dataclass
@@ -180,11 +186,11 @@ class FrankaController:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         self._running = True
-        self._thread = threading.Thread(target=self._robot_loop, name="franka-robot",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._robot_loop, name="franka-robot", daemon=True)
         self._thread.start()
-        self._gripper_thread = threading.Thread(target=self._gripper_loop,
-                                                name="franka-gripper", daemon=True)
+        self._gripper_thread = threading.Thread(
+            target=self._gripper_loop, name="franka-gripper", daemon=True
+        )
         self._gripper_thread.start()
 
     def shutdown(self) -> None:
@@ -279,8 +285,10 @@ class FrankaController:
         except (TypeError, ValueError):
             return f"timeout {timeout!r} is not a number"
         if not math.isfinite(t) or t < 0 or t > lim.max_timeout:
-            return (f"timeout {t!r} s refused: must be finite, 0 (= {lim.default_timeout:g} s "
-                    f"default) .. {lim.max_timeout:g} s")
+            return (
+                f"timeout {t!r} s refused: must be finite, 0 (= {lim.default_timeout:g} s "
+                f"default) .. {lim.max_timeout:g} s"
+            )
         return t if t > 0 else lim.default_timeout
 
     def execute(
@@ -296,16 +304,24 @@ class FrankaController:
             self._log("warn", f"command refused: {checked}")
             return ExecutionResult(False, f"rejected: {checked}", rejected=True)
         if not self._claim.acquire(blocking=False):
-            return ExecutionResult(False, "busy: another motion is running (one motion at "
-                                   "a time: wait for its result or cancel it)", rejected=True)
+            return ExecutionResult(
+                False,
+                "busy: another motion is running (one motion at "
+                "a time: wait for its result or cancel it)",
+                rejected=True,
+            )
         try:
             return self._execute_claimed(action, checked, progress, cancel)
         finally:
             self._claim.release()
 
-    def _execute_claimed(self, action: object, timeout: float,
-                         progress: Callable[[float], None] | None,
-                         cancel: threading.Event | None) -> ExecutionResult:
+    def _execute_claimed(
+        self,
+        action: object,
+        timeout: float,
+        progress: Callable[[float], None] | None,
+        cancel: threading.Event | None,
+    ) -> ExecutionResult:
         if not self.connected:
             msg = f"robot not available: {self._fault or 'not connected'}"
             self._log("warn", f"command refused: {msg}")
@@ -320,8 +336,9 @@ class FrankaController:
         decision = self.safety.check(snap.state7(), action)
         if not decision.accepted:
             self._log("warn", f"command rejected: {decision.message}")
-            return ExecutionResult(False, f"rejected: {decision.message}", rejected=True,
-                                   state=snap.state7())
+            return ExecutionResult(
+                False, f"rejected: {decision.message}", rejected=True, state=snap.state7()
+            )
         if decision.clamped:
             self._log("warn", f"command clamped: {decision.message}")
         req = _Request(decision.action, timeout, progress, cancel or threading.Event())
@@ -367,10 +384,14 @@ class FrankaController:
     def _update(self, state: object) -> np.ndarray:
         tcp = measured_tcp(state)
         snap = RobotSnapshot(
-            stamp=time.monotonic(), O_T_EE=tcp,
-            q=np.asarray(state.q, dtype=np.float64), dq=np.asarray(state.dq, dtype=np.float64),
-            gripper_width=self._gripper_width, gripper_max_width=self._gripper_max,
-            robot_mode=str(state.robot_mode))
+            stamp=time.monotonic(),
+            O_T_EE=tcp,
+            q=np.asarray(state.q, dtype=np.float64),
+            dq=np.asarray(state.dq, dtype=np.float64),
+            gripper_width=self._gripper_width,
+            gripper_max_width=self._gripper_max,
+            robot_mode=str(state.robot_mode),
+        )
         with self._lock:
             self._snapshot = snap
         return tcp
@@ -381,11 +402,14 @@ class FrankaController:
             self._hold_pos = tcp[:3, 3].copy()
             return
         err = float(np.linalg.norm(tcp[:3, 3] - self._hold_pos))
-        if err > self.limits.tracking_tolerance and not (
-                self._latched or "").startswith("tracking"):
-            self._latch_tracking(f"tracking error while holding: measured TCP "
-                                 f"{np.round(tcp[:3, 3], 3).tolist()} is {err:.3f} m from "
-                                 f"the commanded {np.round(self._hold_pos, 3).tolist()}")
+        if err > self.limits.tracking_tolerance and not (self._latched or "").startswith(
+            "tracking"
+        ):
+            self._latch_tracking(
+                f"tracking error while holding: measured TCP "
+                f"{np.round(tcp[:3, 3], 3).tolist()} is {err:.3f} m from "
+                f"the commanded {np.round(self._hold_pos, 3).tolist()}"
+            )
 
     def _latch_tracking(self, msg: str) -> None:
         self._latched = f"{msg}; call /franka/resume after clearing the cause"
@@ -463,8 +487,9 @@ class FrankaController:
                 if cmd is not None:
                     g = self.gripper_cfg
                     if cmd == "close":
-                        ok = gripper.grasp(g.grasp_width, g.speed, g.grasp_force,
-                                           g.epsilon, g.epsilon)
+                        ok = gripper.grasp(
+                            g.grasp_width, g.speed, g.grasp_force, g.epsilon, g.epsilon
+                        )
                     else:
                         ok = gripper.move(g.open_width, g.speed)
                     done["ok"] = bool(ok)
@@ -491,17 +516,18 @@ class FrankaController:
         import pylibfranka as pf
 
         if req.cancel.is_set() or self._latched is not None:
-            return ExecutionResult(False, f"refused: {self._latched or 'canceled'}",
-                                   rejected=True)
+            return ExecutionResult(False, f"refused: {self._latched or 'canceled'}", rejected=True)
         robot = self._robot
         t_wall0 = time.monotonic()
         ctrl = robot.start_cartesian_pose_control(pf.ControllerMode.JointImpedance)
         state, _ = ctrl.readOnce()
         measured = self._update(state)
         start = _pose_matrix(state.O_T_EE_c)
-        if (not np.all(np.isfinite(start))
-                or np.linalg.norm(start[:3, 3] - measured[:3, 3]) > self.limits.tracking_tolerance
-                or _angle(start[:3, :3], measured[:3, :3]) > 0.05):
+        if (
+            not np.all(np.isfinite(start))
+            or np.linalg.norm(start[:3, 3] - measured[:3, 3]) > self.limits.tracking_tolerance
+            or _angle(start[:3, :3], measured[:3, :3]) > 0.05
+        ):
             start = measured  # the robot's commanded pose is not where the arm is
         p0, r0 = start[:3, 3].copy(), start[:3, :3].copy()
         # Re-check against the pose this motion really starts from.
@@ -511,8 +537,9 @@ class FrankaController:
             ctrl.writeOnce(_finished(start))
             del ctrl
             self._log("warn", f"command rejected at motion start: {decision.message}")
-            return ExecutionResult(False, f"rejected: {decision.message}", rejected=True,
-                                   state=self.state7())
+            return ExecutionResult(
+                False, f"rejected: {decision.message}", rejected=True, state=self.state7()
+            )
         clamped = not np.allclose(decision.action, req.action)
         if clamped:
             self._log("warn", f"command clamped at motion start: {decision.message}")
@@ -529,8 +556,7 @@ class FrankaController:
         dist, angle = float(np.linalg.norm(req.action[:3])), float(np.linalg.norm(rel))
         # Rodrigues terms of the relative rotation: R(s) = I + sin(s a) K + (1 - cos(s a)) K^2.
         axis = rel / angle if angle > 1e-12 else np.zeros(3)
-        k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]],
-                      [-axis[1], axis[0], 0.0]])
+        k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
         k_r0, kk_r0 = k @ r0, k @ k @ r0
         pose = np.eye(4)
         cycle = 0
@@ -550,10 +576,12 @@ class FrankaController:
                 err = _segment_distance(tcp[:3, 3], p0, p1)
                 worst = max(worst, err)
                 if err > tol and stopping is None:
-                    reason = (f"tracking error: measured TCP {np.round(tcp[:3, 3], 3).tolist()} "
-                              f"is {err:.3f} m off the commanded path "
-                              f"{np.round(p0, 3).tolist()} -> {np.round(p1, 3).tolist()} "
-                              f"(tolerance {tol:.3f} m)")
+                    reason = (
+                        f"tracking error: measured TCP {np.round(tcp[:3, 3], 3).tolist()} "
+                        f"is {err:.3f} m off the commanded path "
+                        f"{np.round(p0, 3).tolist()} -> {np.round(p1, 3).tolist()} "
+                        f"(tolerance {tol:.3f} m)"
+                    )
                     self._latch_tracking(reason)
             if stopping is None:
                 if req.cancel.is_set() or self._stop_motion.is_set():
@@ -598,23 +626,33 @@ class FrankaController:
         # a stop: stop() answers once the arm is at rest, not just the command.
         # The wait is counted in robot time (a simulator that runs slower than real time
         # on a loaded machine gets the same settling time), capped in wall time.
-        settle = min(self.limits.settle_timeout, self.limits.stop_wait) if reason else (
-            self.limits.settle_timeout)
+        settle = (
+            min(self.limits.settle_timeout, self.limits.stop_wait)
+            if reason
+            else (self.limits.settle_timeout)
+        )
         robot_t0 = _robot_time(state)
         wall_deadline = time.monotonic() + 4.0 * settle
         last_rot = pose[:3, :3].copy()
         rest_pos, rest_t = tcp[:3, 3].copy(), _robot_time(state)
-        while ((np.linalg.norm(tcp[:3, 3] - last_cmd) > self.limits.settle_tolerance
-                or _angle(tcp[:3, :3], last_rot) > 0.005)
-               and _robot_time(state) - robot_t0 < settle
-               and time.monotonic() < wall_deadline and self._running):
+        while (
+            (
+                np.linalg.norm(tcp[:3, 3] - last_cmd) > self.limits.settle_tolerance
+                or _angle(tcp[:3, :3], last_rot) > 0.005
+            )
+            and _robot_time(state) - robot_t0 < settle
+            and time.monotonic() < wall_deadline
+            and self._running
+        ):
             time.sleep(0.005)  # the arm is still catching up with the last command
             state = robot.read_once()
             tcp = self._update(state)
             if np.linalg.norm(tcp[:3, 3] - rest_pos) > 0.001:
                 rest_pos, rest_t = tcp[:3, 3].copy(), _robot_time(state)
-            elif (_robot_time(state) - rest_t > self.limits.blocked_after
-                  and np.linalg.norm(tcp[:3, 3] - last_cmd) > tol):
+            elif (
+                _robot_time(state) - rest_t > self.limits.blocked_after
+                and np.linalg.norm(tcp[:3, 3] - last_cmd) > tol
+            ):
                 break  # at rest, short of the command: something holds the hand
         miss = float(np.linalg.norm(tcp[:3, 3] - last_cmd))
         self.last_tracking_error = worst
@@ -623,12 +661,13 @@ class FrankaController:
             # holds where it stopped instead of pressing on towards the command.
             self._hold_here(robot)
             self._hold_pos = tcp[:3, 3].copy()
-            msg = (f"blocked: stopped {100 * miss:.1f} cm short of the commanded "
-                   f"{np.round(last_cmd, 3).tolist()} at {np.round(tcp[:3, 3], 3).tolist()} "
-                   f"(contact); holding there")
+            msg = (
+                f"blocked: stopped {100 * miss:.1f} cm short of the commanded "
+                f"{np.round(last_cmd, 3).tolist()} at {np.round(tcp[:3, 3], 3).tolist()} "
+                f"(contact); holding there"
+            )
             self._log("warn", f"motion {msg}")
-            return ExecutionResult(True, msg, clamped=clamped, blocked=True,
-                                   state=self.state7())
+            return ExecutionResult(True, msg, clamped=clamped, blocked=True, state=self.state7())
         self._hold_pos = last_cmd
         final = self.state7()
         if reason:
@@ -683,5 +722,4 @@ def _sdot(t: float, duration: float) -> float:
     return 30.0 * x * x * (1.0 - x) ** 2 / duration
 
 
-__all__ = ["ExecutionResult", "FrankaController", "GripperConfig", "MotionLimits",
-           "RobotSnapshot"]
+__all__ = ["ExecutionResult", "FrankaController", "GripperConfig", "MotionLimits", "RobotSnapshot"]

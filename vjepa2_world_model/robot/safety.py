@@ -104,8 +104,10 @@ class SafetyLimits:
         target = state[:3] + action[:3]
         lo, hi = np.asarray(self.workspace_min), np.asarray(self.workspace_max)
         if np.any(target < lo) or np.any(target > hi):
-            msg = (f"target position {np.round(target, 4).tolist()} outside workspace "
-                   f"[{lo.tolist()}, {hi.tolist()}]")
+            msg = (
+                f"target position {np.round(target, 4).tolist()} outside workspace "
+                f"[{lo.tolist()}, {hi.tolist()}]"
+            )
             if reject:
                 return SafetyDecision(False, None, reasons=[msg])
             action[:3] = np.clip(target, lo, hi) - state[:3]

@@ -137,8 +137,9 @@ class DirectSim:
         m.actuator_forcelimited[self._hand_act] = 1
 
         shadows = self.cfg["render"]["shadows"] if shadows is None else shadows
-        self.renderer = OffscreenRenderer(m, shadows=bool(shadows),
-                                          composites=stacked_views(self.cfg["cameras"]))
+        self.renderer = OffscreenRenderer(
+            m, shadows=bool(shadows), composites=stacked_views(self.cfg["cameras"])
+        )
         self.camera = str(self.cfg["render"].get("camera", "ext_cam"))
         self._q_des = self.home_q.copy()
         self._grip_closed = False
@@ -160,8 +161,10 @@ class DirectSim:
     def ee_pose(self) -> tuple[np.ndarray, np.ndarray]:
         """TCP position (3,) and rotation matrix (3,3) in the robot base frame."""
         mujoco.mj_kinematics(self.model, self.data)
-        return (self.data.site_xpos[self._site].copy(),
-                self.data.site_xmat[self._site].reshape(3, 3).copy())
+        return (
+            self.data.site_xpos[self._site].copy(),
+            self.data.site_xmat[self._site].reshape(3, 3).copy(),
+        )
 
     def ee_state7(self) -> np.ndarray:
         """[x, y, z, roll, pitch, yaw (extrinsic xyz), gripper 0..1 (1 = closed)]."""
@@ -170,7 +173,7 @@ class DirectSim:
 
     def object_poses(self) -> dict[str, np.ndarray]:
         """Ground truth: name -> [x, y, z, qw, qx, qy, qz] (robot base frame)."""
-        return {n: self.data.qpos[a:a + 7].copy() for n, a in self._obj_qadr.items()}
+        return {n: self.data.qpos[a : a + 7].copy() for n, a in self._obj_qadr.items()}
 
     # ------------------------------------------------------------------ reset
     def sample_object_poses(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -202,7 +205,7 @@ class DirectSim:
         self.data.qpos[self._finger_qadr] = FRANKA_HAND_MAX_WIDTH / 2
         for name, pose in poses.items():
             a = self._obj_qadr[name]
-            self.data.qpos[a:a + 7] = pose
+            self.data.qpos[a : a + 7] = pose
         self._q_des = q0.copy()
         self.data.ctrl[self._arm_act] = q0
         self._grip_closed = False
@@ -222,8 +225,9 @@ class DirectSim:
         """Let the physics run with the current commands held."""
         self._step_time(seconds)
 
-    def _solve_ik(self, q: np.ndarray, pos_t: np.ndarray, rot_t: np.ndarray,
-                  iters: int, tol: float = 1e-5) -> np.ndarray:
+    def _solve_ik(
+        self, q: np.ndarray, pos_t: np.ndarray, rot_t: np.ndarray, iters: int, tol: float = 1e-5
+    ) -> np.ndarray:
         m, d = self.model, self._ik
         jacp = np.zeros((3, m.nv))
         jacr = np.zeros((3, m.nv))
@@ -274,8 +278,7 @@ class DirectSim:
         rel = Rotation.from_matrix(rot1 @ rot0.T).as_rotvec()
         dist = float(np.linalg.norm(pos1 - pos0))
         angle = float(np.linalg.norm(rel))
-        duration = max(self.min_move_time, dist / self.max_linear_vel,
-                       angle / self.max_angular_vel)
+        duration = max(self.min_move_time, dist / self.max_linear_vel, angle / self.max_angular_vel)
         gripper_moving = self._set_gripper(gripper_command(action[6], self.gripper_threshold))
         n_ticks = max(1, math.ceil(duration / self.control_dt))
         q_des = self.joint_positions() if dist + angle > 0 else self._q_des
@@ -307,16 +310,19 @@ class DirectSim:
         state = self.ee_state7()
         target = state7_from_pose(pos1, rot1, 1.0 if self._grip_closed else 0.0)
         self.last_result = MoveResult(
-            state=state, target=target, executed=action, clamped=decision.clamped,
+            state=state,
+            target=target,
+            executed=action,
+            clamped=decision.clamped,
             position_error=float(np.linalg.norm(pos - pos1)),
-            rotation_error=rotation_angle(rot, rot1), sim_time=self.time - t_start,
+            rotation_error=rotation_angle(rot, rot1),
+            sim_time=self.time - t_start,
             message=decision.message,
         )
         return state
 
     # ------------------------------------------------------------------ render
-    def render(self, width: int = 256, height: int = 256, camera: str | None = None
-               ) -> np.ndarray:
+    def render(self, width: int = 256, height: int = 256, camera: str | None = None) -> np.ndarray:
         """uint8 (height, width, 3) RGB image of ``camera`` (default: the config's
         ``render.camera``, what the cell's camera topic publishes) from the current state."""
         return self.renderer.render(camera or self.camera, width, height, source=self.data)

@@ -39,8 +39,12 @@ class OffscreenRenderer:
 
     ``composites`` (from :func:`stacked_views`) adds stacked views rendered by name too."""
 
-    def __init__(self, model: mujoco.MjModel, shadows: bool = False,
-                 composites: dict[str, list[tuple[str, float]]] | None = None) -> None:
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        shadows: bool = False,
+        composites: dict[str, list[tuple[str, float]]] | None = None,
+    ) -> None:
         self.model = model
         self.data = mujoco.MjData(model)
         self.shadows = bool(shadows)
@@ -64,8 +68,12 @@ class OffscreenRenderer:
             self._renderers[key] = r
         return self._renderers[key]
 
-    def set_state(self, qpos: np.ndarray, mocap_pos: np.ndarray | None = None,
-                  mocap_quat: np.ndarray | None = None) -> None:
+    def set_state(
+        self,
+        qpos: np.ndarray,
+        mocap_pos: np.ndarray | None = None,
+        mocap_quat: np.ndarray | None = None,
+    ) -> None:
         """Copy a state into the render MjData and update kinematics + camera/light poses."""
         self.data.qpos[:] = qpos
         if mocap_pos is not None and self.model.nmocap:
@@ -74,16 +82,24 @@ class OffscreenRenderer:
         mujoco.mj_kinematics(self.model, self.data)
         mujoco.mj_camlight(self.model, self.data)
 
-    def render(self, camera: str = "ext_cam", width: int = 256, height: int = 256,
-               source: mujoco.MjData | None = None) -> np.ndarray:
+    def render(
+        self,
+        camera: str = "ext_cam",
+        width: int = 256,
+        height: int = 256,
+        source: mujoco.MjData | None = None,
+    ) -> np.ndarray:
         """uint8 (height, width, 3) RGB image of ``camera``; copies ``source`` state first."""
         if source is not None:
             self.set_state(source.qpos, source.mocap_pos, source.mocap_quat)
         if camera in self.composites:
             parts, rows = self.composites[camera], []
             for i, (cam, share) in enumerate(self.composites[camera]):
-                h = height - sum(r.shape[0] for r in rows) if i == len(parts) - 1 \
+                h = (
+                    height - sum(r.shape[0] for r in rows)
+                    if i == len(parts) - 1
                     else max(1, round(height * share))
+                )
                 rows.append(self.render(cam, width, h))
             return np.ascontiguousarray(np.vstack(rows))
         if mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, camera) < 0:

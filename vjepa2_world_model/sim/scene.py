@@ -70,8 +70,14 @@ def _add_cup(worldbody: ET.Element, cfg: dict[str, Any]) -> None:
     n_seg = 16
     seg_mass = float(cfg["mass"]) * 0.8 / n_seg
     ET.SubElement(
-        body, "geom", name="cup_bottom", type="cylinder", size=_fmt([r, wall / 2]),
-        pos=_fmt([0, 0, wall / 2]), rgba=rgba, mass=f"{float(cfg['mass']) * 0.2:.6g}",
+        body,
+        "geom",
+        name="cup_bottom",
+        type="cylinder",
+        size=_fmt([r, wall / 2]),
+        pos=_fmt([0, 0, wall / 2]),
+        rgba=rgba,
+        mass=f"{float(cfg['mass']) * 0.2:.6g}",
         friction="1 0.005 0.0001",
     )
     half_w = r * math.tan(math.pi / n_seg) + 1e-4
@@ -79,10 +85,15 @@ def _add_cup(worldbody: ET.Element, cfg: dict[str, Any]) -> None:
         ang = 2 * math.pi * i / n_seg
         c = r - wall / 2
         ET.SubElement(
-            body, "geom", name=f"cup_wall{i}", type="box",
+            body,
+            "geom",
+            name=f"cup_wall{i}",
+            type="box",
             size=_fmt([wall / 2, half_w, (h - wall) / 2 - 1e-4]),
             pos=_fmt([c * math.cos(ang), c * math.sin(ang), wall + (h - wall) / 2]),
-            euler=_fmt([0, 0, ang]), rgba=rgba, mass=f"{seg_mass:.6g}",
+            euler=_fmt([0, 0, ang]),
+            rgba=rgba,
+            mass=f"{seg_mass:.6g}",
             friction="1 0.005 0.0001",
         )
 
@@ -180,12 +191,35 @@ def _decorate(scene: ET.Element, worldbody: ET.Element, cfg: dict[str, Any]) -> 
         if tex.get("name") == "ground_checker":
             tex.set("rgb1", "0.42 0.42 0.40")
             tex.set("rgb2", "0.48 0.48 0.46")
-    ET.SubElement(asset, "texture", name="skybox", type="skybox", builtin="gradient",
-                  rgb1="0.75 0.78 0.8", rgb2="0.55 0.58 0.6", width="256", height="256")
-    ET.SubElement(asset, "texture", name="wood", type="2d", builtin="flat",
-                  rgb1="0.62 0.50 0.36", width="64", height="64")
-    ET.SubElement(asset, "material", name="table_top", rgba="0.55 0.45 0.34 1",
-                  specular="0.05", shininess="0.1")
+    ET.SubElement(
+        asset,
+        "texture",
+        name="skybox",
+        type="skybox",
+        builtin="gradient",
+        rgb1="0.75 0.78 0.8",
+        rgb2="0.55 0.58 0.6",
+        width="256",
+        height="256",
+    )
+    ET.SubElement(
+        asset,
+        "texture",
+        name="wood",
+        type="2d",
+        builtin="flat",
+        rgb1="0.62 0.50 0.36",
+        width="64",
+        height="64",
+    )
+    ET.SubElement(
+        asset,
+        "material",
+        name="table_top",
+        rgba="0.55 0.45 0.34 1",
+        specular="0.05",
+        shininess="0.1",
+    )
     ET.SubElement(asset, "material", name="wall", rgba="0.82 0.82 0.80 1", specular="0")
     ET.SubElement(asset, "material", name="leg", rgba="0.25 0.25 0.25 1")
 
@@ -196,33 +230,82 @@ def _decorate(scene: ET.Element, worldbody: ET.Element, cfg: dict[str, Any]) -> 
     cx, cy = (float(v) for v in table["center_xy"])
     sx, sy = (float(v) / 2 for v in table["size_xy"])
     th = float(table["thickness"])
-    ET.SubElement(worldbody, "geom", name="table", type="box", size=_fmt([sx, sy, th / 2]),
-                  pos=_fmt([cx, cy, -th / 2]), material="table_top",
-                  friction="1 0.005 0.0001")
+    ET.SubElement(
+        worldbody,
+        "geom",
+        name="table",
+        type="box",
+        size=_fmt([sx, sy, th / 2]),
+        pos=_fmt([cx, cy, -th / 2]),
+        material="table_top",
+        friction="1 0.005 0.0001",
+    )
     leg_h = (t_h - th) / 2
     for i, (lx, ly) in enumerate([(1, 1), (1, -1), (-1, 1), (-1, -1)]):
-        ET.SubElement(worldbody, "geom", name=f"table_leg{i}", type="box",
-                      size=_fmt([0.03, 0.03, leg_h]),
-                      pos=_fmt([cx + lx * (sx - 0.05), cy + ly * (sy - 0.05), -th - leg_h]),
-                      material="leg", contype="0", conaffinity="0")
+        ET.SubElement(
+            worldbody,
+            "geom",
+            name=f"table_leg{i}",
+            type="box",
+            size=_fmt([0.03, 0.03, leg_h]),
+            pos=_fmt([cx + lx * (sx - 0.05), cy + ly * (sy - 0.05), -th - leg_h]),
+            material="leg",
+            contype="0",
+            conaffinity="0",
+        )
     # Walls behind and left of the robot (visual only).
-    ET.SubElement(worldbody, "geom", name="wall_back", type="box", size="0.02 2.5 1.5",
-                  pos=_fmt([-1.0, 0, 1.5 - t_h]), material="wall", contype="0", conaffinity="0")
-    ET.SubElement(worldbody, "geom", name="wall_side", type="box", size="2.5 0.02 1.5",
-                  pos=_fmt([1.0, 1.6, 1.5 - t_h]), material="wall", contype="0", conaffinity="0")
+    ET.SubElement(
+        worldbody,
+        "geom",
+        name="wall_back",
+        type="box",
+        size="0.02 2.5 1.5",
+        pos=_fmt([-1.0, 0, 1.5 - t_h]),
+        material="wall",
+        contype="0",
+        conaffinity="0",
+    )
+    ET.SubElement(
+        worldbody,
+        "geom",
+        name="wall_side",
+        type="box",
+        size="2.5 0.02 1.5",
+        pos=_fmt([1.0, 1.6, 1.5 - t_h]),
+        material="wall",
+        contype="0",
+        conaffinity="0",
+    )
     # Soft overhead light over the workspace.
-    ET.SubElement(worldbody, "light", name="top_light", pos=_fmt([cx, cy, 1.8]),
-                  dir="0 0 -1", directional="false", diffuse="0.15 0.15 0.15",
-                  specular="0.02 0.02 0.02", castshadow="false", attenuation="1 0 0")
+    ET.SubElement(
+        worldbody,
+        "light",
+        name="top_light",
+        pos=_fmt([cx, cy, 1.8]),
+        dir="0 0 -1",
+        directional="false",
+        diffuse="0.15 0.15 0.15",
+        specular="0.02 0.02 0.02",
+        castshadow="false",
+        attenuation="1 0 0",
+    )
 
     # Cube.
     cube = cfg["objects"]["cube"]
     half = float(cube["size"]) / 2
     body = ET.SubElement(worldbody, "body", name="cube", pos=_fmt([0.5, -0.1, half]))
     ET.SubElement(body, "freejoint", name="cube_joint")
-    ET.SubElement(body, "geom", name="cube_geom", type="box", size=_fmt([half] * 3),
-                  rgba=_fmt(cube["rgba"]), mass=f"{float(cube['mass']):.6g}",
-                  friction="1.2 0.01 0.0002", condim="4")
+    ET.SubElement(
+        body,
+        "geom",
+        name="cube_geom",
+        type="box",
+        size=_fmt([half] * 3),
+        rgba=_fmt(cube["rgba"]),
+        mass=f"{float(cube['mass']):.6g}",
+        friction="1.2 0.01 0.0002",
+        condim="4",
+    )
     _add_cup(worldbody, cfg["objects"]["cup"])
 
     # Finger colour (visual geoms only): dark pads contrast with the white hand and the
@@ -238,8 +321,15 @@ def _decorate(scene: ET.Element, worldbody: ET.Element, cfg: dict[str, Any]) -> 
 
     # TCP site on the hand (same point as libfranka's O_T_EE in franky-sim).
     hand = _find(worldbody, "body", HAND_BODY)
-    ET.SubElement(hand, "site", name=TCP_SITE, pos=f"0 0 {TCP_OFFSET}", size="0.005",
-                  rgba="1 0 0 0", group="5")
+    ET.SubElement(
+        hand,
+        "site",
+        name=TCP_SITE,
+        pos=f"0 0 {TCP_OFFSET}",
+        size="0.005",
+        rgba="1 0 0 0",
+        group="5",
+    )
 
     # Cameras.
     # Cameras: fixed in the world, or (``body:``) mounted on a robot body, e.g. a wrist
@@ -248,7 +338,12 @@ def _decorate(scene: ET.Element, worldbody: ET.Element, cfg: dict[str, Any]) -> 
         if "stack" in cam:  # a composite of other cameras, see render.stacked_views
             continue
         parent = _find(worldbody, "body", cam["body"]) if cam.get("body") else worldbody
-        ET.SubElement(parent, "camera", name=name, mode="fixed", pos=_fmt(cam["pos"]),
-                      xyaxes=_fmt(camera_xyaxes(cam["pos"], cam["lookat"],
-                                                cam.get("up", (0.0, 0.0, 1.0)))),
-                      fovy=f"{float(cam['fovy']):.6g}")
+        ET.SubElement(
+            parent,
+            "camera",
+            name=name,
+            mode="fixed",
+            pos=_fmt(cam["pos"]),
+            xyaxes=_fmt(camera_xyaxes(cam["pos"], cam["lookat"], cam.get("up", (0.0, 0.0, 1.0)))),
+            fovy=f"{float(cam['fovy']):.6g}",
+        )

@@ -59,8 +59,14 @@ def _emit(obj: dict[str, Any]) -> None:
         sys.stdout.flush()
 
 
-def run_child(cfg: dict[str, Any], hostname: str, shm_name: str | None, realtime: float,
-              parent_pid: int | None, initial_poses: dict[str, Any]) -> int:
+def run_child(
+    cfg: dict[str, Any],
+    hostname: str,
+    shm_name: str | None,
+    realtime: float,
+    parent_pid: int | None,
+    initial_poses: dict[str, Any],
+) -> int:
     """Child process body: build the scene, serve libfranka, mirror state, obey stdin."""
     import logging
 
@@ -100,17 +106,17 @@ def run_child(cfg: dict[str, Any], hostname: str, shm_name: str | None, realtime
             if name not in qadr:
                 continue
             a, d = qadr[name], dadr[name]
-            data.qpos[a:a + 7] = np.asarray(pose, dtype=np.float64)
-            data.qvel[d:d + 6] = 0.0
+            data.qpos[a : a + 7] = np.asarray(pose, dtype=np.float64)
+            data.qvel[d : d + 6] = 0.0
         mujoco.mj_forward(model, data)
-        return {n: data.qpos[qadr[n]:qadr[n] + 7].tolist() for n in OBJECT_NAMES}
+        return {n: data.qpos[qadr[n] : qadr[n] + 7].tolist() for n in OBJECT_NAMES}
 
     def publish() -> None:
         if buf is None:
             return
         buf[0] += 1
         buf[1] = data.time
-        buf[_HEADER:_HEADER + nq] = data.qpos
+        buf[_HEADER : _HEADER + nq] = data.qpos
         buf[0] += 1
 
     def pre_step(_sim: Any) -> None:
@@ -152,7 +158,8 @@ def mujoco_log_dir() -> str:
     simulation) into the working directory, so not the user's (or the repository's) but
     the ROS log directory ($ROS_LOG_DIR, else ~/.ros/log)."""
     d = os.environ.get("ROS_LOG_DIR") or os.path.join(
-        os.environ.get("ROS_HOME") or os.path.expanduser("~/.ros"), "log")
+        os.environ.get("ROS_HOME") or os.path.expanduser("~/.ros"), "log"
+    )
     os.makedirs(d, exist_ok=True)
     return d
 
@@ -170,8 +177,9 @@ def _child_env() -> dict[str, str]:
 class SimServerProcess:
     """Parent-side handle of the sim server process (start, state snapshot, placement)."""
 
-    def __init__(self, cfg: dict[str, Any] | None = None, hostname: str = "127.0.0.1",
-                 realtime: float = 1.0) -> None:
+    def __init__(
+        self, cfg: dict[str, Any] | None = None, hostname: str = "127.0.0.1", realtime: float = 1.0
+    ) -> None:
         self.cfg = load_config() if cfg is None else cfg
         self.hostname = hostname
         self.realtime = float(realtime)
@@ -187,15 +195,36 @@ class SimServerProcess:
         self._shm = shared_memory.SharedMemory(create=True, size=_SHM_BYTES)
         self._buf = np.ndarray((_HEADER + MAX_QPOS,), dtype=np.float64, buffer=self._shm.buf)
         self._buf[:] = 0.0
-        poses = {k: np.asarray(v, dtype=np.float64).tolist()
-                 for k, v in (initial_poses or {}).items()}
-        cmd = [sys.executable, "-m", "vjepa2_world_model.sim.server", "--child",
-               "--hostname", self.hostname, "--realtime", str(self.realtime),
-               "--config-json", json.dumps(self.cfg), "--shm", self._shm.name,
-               "--parent-pid", str(os.getpid()), "--initial-poses", json.dumps(poses)]
-        self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True, bufsize=1, cwd=mujoco_log_dir(),
-                                        env=_child_env())
+        poses = {
+            k: np.asarray(v, dtype=np.float64).tolist() for k, v in (initial_poses or {}).items()
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "vjepa2_world_model.sim.server",
+            "--child",
+            "--hostname",
+            self.hostname,
+            "--realtime",
+            str(self.realtime),
+            "--config-json",
+            json.dumps(self.cfg),
+            "--shm",
+            self._shm.name,
+            "--parent-pid",
+            str(os.getpid()),
+            "--initial-poses",
+            json.dumps(poses),
+        ]
+        self.process = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            cwd=mujoco_log_dir(),
+            env=_child_env(),
+        )
         threading.Thread(target=self._read_events, args=(self.process,), daemon=True).start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -241,7 +270,7 @@ class SimServerProcess:
             s1 = buf[0]
             if int(s1) % 2 == 0:
                 t = float(buf[1])
-                qpos = buf[_HEADER:_HEADER + self.nq].copy()
+                qpos = buf[_HEADER : _HEADER + self.nq].copy()
                 if buf[0] == s1:
                     return int(s1) // 2, t, qpos
             time.sleep(0.0001)
@@ -252,8 +281,11 @@ class SimServerProcess:
         if not self.alive:
             raise RuntimeError("sim server is not running")
         self._next_id += 1
-        req = {"cmd": "place", "id": self._next_id,
-               "poses": {k: np.asarray(v, float).tolist() for k, v in poses.items()}}
+        req = {
+            "cmd": "place",
+            "id": self._next_id,
+            "poses": {k: np.asarray(v, float).tolist() for k, v in poses.items()},
+        }
         self.process.stdin.write(json.dumps(req) + "\n")
         self.process.stdin.flush()
         deadline = time.monotonic() + timeout
@@ -305,8 +337,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cfg = json.loads(args.config_json) if args.config_json else load_config(args.config)
     if args.child:
-        return run_child(cfg, args.hostname, args.shm, args.realtime, args.parent_pid,
-                         json.loads(args.initial_poses))
+        return run_child(
+            cfg,
+            args.hostname,
+            args.shm,
+            args.realtime,
+            args.parent_pid,
+            json.loads(args.initial_poses),
+        )
     proc = SimServerProcess(cfg, args.hostname, args.realtime)
     proc.start()
     print(f"sim server listening on {args.hostname} (robot 1337, gripper 1338)", flush=True)

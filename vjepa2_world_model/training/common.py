@@ -43,8 +43,9 @@ def set_dotted(cfg: dict, key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None,
-                defaults: dict | None = None) -> dict:
+def load_config(
+    path: str | Path | None, overrides: list[str] | None = None, defaults: dict | None = None
+) -> dict:
     """YAML config (on top of ``defaults``) with ``key.sub=value`` overrides (YAML values)."""
     cfg: dict = json.loads(json.dumps(defaults or {}))
     if path is not None:
@@ -100,8 +101,14 @@ def schedule_from_cfg(opt: dict, total_steps: int) -> WarmupConstantDecay:
     dec = opt.get("decay_steps", opt.get("decay_frac", 0.1))
     warm = int(warm * total_steps) if isinstance(warm, float) and warm < 1 else int(warm)
     dec = int(dec * total_steps) if isinstance(dec, float) and dec < 1 else int(dec)
-    return WarmupConstantDecay(total_steps, float(opt["lr"]), float(opt.get("start_lr", 0.0)),
-                               float(opt.get("final_lr", 0.0)), warm, dec)
+    return WarmupConstantDecay(
+        total_steps,
+        float(opt["lr"]),
+        float(opt.get("start_lr", 0.0)),
+        float(opt.get("final_lr", 0.0)),
+        warm,
+        dec,
+    )
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -111,14 +118,20 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
         if not p.requires_grad:
             continue
         (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
 
 
 def make_optimizer(model: nn.Module, opt: dict) -> torch.optim.AdamW:
     betas = tuple(opt.get("betas", (0.9, 0.999)))
-    return torch.optim.AdamW(param_groups(model, float(opt.get("weight_decay", 0.04))),
-                             lr=float(opt["lr"]), betas=betas, eps=float(opt.get("eps", 1e-8)))
+    return torch.optim.AdamW(
+        param_groups(model, float(opt.get("weight_decay", 0.04))),
+        lr=float(opt["lr"]),
+        betas=betas,
+        eps=float(opt.get("eps", 1e-8)),
+    )
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -216,14 +229,18 @@ def cleanup_distributed(d: Dist) -> None:
 
 
 def rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": json.dumps(_np_state()),
-            "python": json.dumps(random.getstate())}
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": json.dumps(_np_state()),
+        "python": json.dumps(random.getstate()),
+    }
 
 
 def _np_state() -> dict:
     st = np.random.get_state(legacy=False)
-    st["state"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                   for k, v in st["state"].items()}
+    st["state"] = {
+        k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in st["state"].items()
+    }
     return st
 
 
@@ -262,7 +279,8 @@ def check_finite(loss: float, step: int, ckpt: Path) -> None:
         raise NaNLossError(
             f"loss is {loss} at step {step}: training diverged. Stopping without "
             f"saving; the last good checkpoint is kept at {ckpt}. Lower optimizer.lr or "
-            f"check the data, then resume.")
+            f"check the data, then resume."
+        )
 
 
 # ----------------------------------------------------------------------------- logging
@@ -283,8 +301,10 @@ class History:
         self.path.write_text("".join(json.dumps(r) + "\n" for r in self.rows))
 
     def add(self, row: dict) -> None:
-        row = {k: (float(v) if isinstance(v, (np.floating, torch.Tensor)) else v)
-               for k, v in row.items()}
+        row = {
+            k: (float(v) if isinstance(v, (np.floating, torch.Tensor)) else v)
+            for k, v in row.items()
+        }
         self.rows.append(row)
         with open(self.path, "a") as f:
             f.write(json.dumps(row) + "\n")
@@ -301,8 +321,7 @@ class History:
             pts = [(r["step"], r[k]) for r in self.rows if k in r and r[k] is not None]
             if pts:
                 xs, ys = zip(*pts, strict=True)
-                ax.plot(xs, ys, label=k, marker="o" if k.startswith("val") else None,
-                        markersize=3)
+                ax.plot(xs, ys, label=k, marker="o" if k.startswith("val") else None, markersize=3)
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
         ax.set_title(title)

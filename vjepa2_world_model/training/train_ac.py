@@ -44,15 +44,38 @@ DEFAULTS: dict[str, Any] = {
     },
     # init_from: start from a trained predictor file (same shapes); zero_proj: zero the
     # output projection (with overrides.residual=true the start is exactly copy-last)
-    "model": {"config": "ac_tiny", "overrides": {}, "pca_init": False, "init_from": None,
-              "zero_proj": False},
-    "optimizer": {"lr": 4.25e-4, "start_lr": 7.5e-5, "final_lr": 0.0, "warmup_steps": 0.05,
-                  "decay_steps": 0.1, "weight_decay": 0.04, "betas": [0.9, 0.999]},
-    "train": {"steps": 4000, "batch_size": 16, "seed": 0, "tf_weight": 1.0,
-              "rollout_weight": 1.0, "rollout_steps": 2, "grad_clip": 1.0,
-              "change_weight": 0.0,
-              "log_every": 10, "eval_every": 250, "ckpt_every": 100, "max_minutes": 0,
-              "resume": True, "progress": True},
+    "model": {
+        "config": "ac_tiny",
+        "overrides": {},
+        "pca_init": False,
+        "init_from": None,
+        "zero_proj": False,
+    },
+    "optimizer": {
+        "lr": 4.25e-4,
+        "start_lr": 7.5e-5,
+        "final_lr": 0.0,
+        "warmup_steps": 0.05,
+        "decay_steps": 0.1,
+        "weight_decay": 0.04,
+        "betas": [0.9, 0.999],
+    },
+    "train": {
+        "steps": 4000,
+        "batch_size": 16,
+        "seed": 0,
+        "tf_weight": 1.0,
+        "rollout_weight": 1.0,
+        "rollout_steps": 2,
+        "grad_clip": 1.0,
+        "change_weight": 0.0,
+        "log_every": 10,
+        "eval_every": 250,
+        "ckpt_every": 100,
+        "max_minutes": 0,
+        "resume": True,
+        "progress": True,
+    },
     # None = RUN_DIR/ac_predictor.safetensors (a run never overwrites the shipped weights;
     # ship by copying the file to weights/...); "" = no export
     "export": {"path": None},
@@ -74,8 +97,14 @@ def layer_norm(x: Tensor) -> Tensor:
 class ACLoss(nn.Module):
     """Wraps the predictor; forward returns (total, teacher-forcing, rollout) losses."""
 
-    def __init__(self, predictor: nn.Module, rollout_steps: int = 2, tf_weight: float = 1.0,
-                 rollout_weight: float = 1.0, change_weight: float = 0.0) -> None:
+    def __init__(
+        self,
+        predictor: nn.Module,
+        rollout_steps: int = 2,
+        tf_weight: float = 1.0,
+        rollout_weight: float = 1.0,
+        change_weight: float = 0.0,
+    ) -> None:
         super().__init__()
         if change_weight < 0:
             raise ValueError(f"change_weight must be >= 0, got {change_weight}")
@@ -112,7 +141,9 @@ class ACLoss(nn.Module):
             out = layer_norm(pred[:, 0])
             ctx = torch.cat([z[:, :1], out[:, None]], dim=1)
             for k in range(1, k_max):
-                out = layer_norm(self.predictor(ctx, actions[:, :k + 1], states[:, :k + 1])[:, -1])
+                out = layer_norm(
+                    self.predictor(ctx, actions[:, : k + 1], states[:, : k + 1])[:, -1]
+                )
                 ctx = torch.cat([ctx, out[:, None]], dim=1)
             roll = self._l1(out, z[:, k_max], z[:, 0])
         total = self.tf_weight * tf + self.rollout_weight * roll
@@ -167,7 +198,7 @@ def pca_init_(predictor: nn.Module, feats: Tensor) -> float:
     predictor.predictor_embed.bias.copy_(-(V @ mu))
     predictor.predictor_proj.weight.copy_(V.T * sd)
     predictor.predictor_proj.bias.copy_(mu + V.T @ torch.full((D,), float(m)))
-    return float((S[:D] ** 2).sum() / (S ** 2).sum())
+    return float((S[:D] ** 2).sum() / (S**2).sum())
 
 
 def _resolve_cache(cfg: dict, log: Any) -> Path:
@@ -184,8 +215,9 @@ def _resolve_cache(cfg: dict, log: Any) -> Path:
 
     from ..data.feature_cache import episode_source
 
-    eps, reader = episode_source(d["episodes"], d.get("format") or "auto",
-                                 float(d.get("fps") or 4.0))
+    eps, reader = episode_source(
+        d["episodes"], d.get("format") or "auto", float(d.get("fps") or 4.0)
+    )
     if not eps:
         raise ValueError(f"no episodes under {d['episodes']}")
     missing = [e for e in eps if not (out / f"{e.name}.npz").exists()]
@@ -202,7 +234,7 @@ def evaluate(loss_mod: ACLoss, data: Any, n_clips: int, batch: int) -> dict[str,
     loss_mod.eval()
     with torch.no_grad():
         for i in range(0, len(idx), batch):
-            b = idx[i:i + batch]
+            b = idx[i : i + batch]
             total, tf, roll = loss_mod(*data.get(b))
             for k, v in zip(tot, (total, tf, roll), strict=True):
                 tot[k] += float(v) * len(b)
@@ -247,16 +279,24 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
         eps = load_cache(cache)
         tr, va = split_names(list(eps), cfg["data"]["val_frac"], cfg["data"]["split_seed"])
         d = cfg["data"]
-        train_data = FeatureClips({n: eps[n] for n in tr}, d["clip_len"], d["stride"],
-                                  int(d.get("gripper_repeat") or 1))
+        train_data = FeatureClips(
+            {n: eps[n] for n in tr}, d["clip_len"], d["stride"], int(d.get("gripper_repeat") or 1)
+        )
         val_data = FeatureClips({n: eps[n] for n in va}, d["clip_len"], 1) if va else None
-        log(f"data: {len(tr)} train episodes ({len(train_data)} clips), {len(va)} val "
-            f"episodes ({0 if val_data is None else len(val_data)} clips) from {cache}")
+        log(
+            f"data: {len(tr)} train episodes ({len(train_data)} clips), {len(va)} val "
+            f"episodes ({0 if val_data is None else len(val_data)} clips) from {cache}"
+        )
     torch.manual_seed(int(tcfg["seed"]))
     enc_dim = int(train_data.get(np.array([0]))[0].shape[-1])
     predictor = build_predictor(cfg["model"], enc_dim)
-    loss_mod = ACLoss(predictor, int(tcfg["rollout_steps"]), float(tcfg["tf_weight"]),
-                      float(tcfg["rollout_weight"]), float(tcfg.get("change_weight", 0.0)))
+    loss_mod = ACLoss(
+        predictor,
+        int(tcfg["rollout_steps"]),
+        float(tcfg["tf_weight"]),
+        float(tcfg["rollout_weight"]),
+        float(tcfg.get("change_weight", 0.0)),
+    )
     opt = C.make_optimizer(loss_mod, ocfg)
     total_steps = int(tcfg["steps"])
     sched = C.schedule_from_cfg(ocfg, total_steps)
@@ -292,14 +332,23 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
     if dd.enabled:
         model = nn.parallel.DistributedDataParallel(loss_mod)
     n_params = sum(p.numel() for p in predictor.parameters())
-    log(f"AC predictor {cfg['model']['config']}: {n_params / 1e6:.2f}M params, steps "
-        f"{step}->{total_steps}, global batch {sampler.batch}, world {dd.world}")
+    log(
+        f"AC predictor {cfg['model']['config']}: {n_params / 1e6:.2f}M params, steps "
+        f"{step}->{total_steps}, global batch {sampler.batch}, world {dd.world}"
+    )
 
     def save(step_: int) -> None:
         if dd.main:
-            C.save_checkpoint(ckpt, {"model": predictor.state_dict(),
-                                     "optimizer": opt.state_dict(), "step": step_,
-                                     "rng": C.rng_state(), "config": json.dumps(cfg)})
+            C.save_checkpoint(
+                ckpt,
+                {
+                    "model": predictor.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "step": step_,
+                    "rng": C.rng_state(),
+                    "config": json.dumps(cfg),
+                },
+            )
 
     losses: list[float] = []
     t_start = time.time()
@@ -308,8 +357,15 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
     if dd.main and tcfg.get("progress", True):
         from tqdm import tqdm
 
-        pbar = tqdm(total=total_steps, initial=step, desc="train-ac", mininterval=10,
-                    file=sys.stderr, dynamic_ncols=False, ncols=100)
+        pbar = tqdm(
+            total=total_steps,
+            initial=step,
+            desc="train-ac",
+            mininterval=10,
+            file=sys.stderr,
+            dynamic_ncols=False,
+            ncols=100,
+        )
     summary: dict = {"stopped": "done"}
     last = {}
     try:
@@ -328,21 +384,32 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
             opt.step()
             step += 1
             losses.append(lv)
-            last = {"step": step, "loss": lv, "tf_loss": C.all_reduce_mean(float(tf), dd),
-                    "rollout_loss": C.all_reduce_mean(float(roll), dd), "lr": lr}
+            last = {
+                "step": step,
+                "loss": lv,
+                "tf_loss": C.all_reduce_mean(float(tf), dd),
+                "rollout_loss": C.all_reduce_mean(float(roll), dd),
+                "lr": lr,
+            }
             if pbar is not None:
                 pbar.update(1)
                 pbar.set_postfix(loss=f"{lv:.4f}", refresh=False)
             if dd.main and (step % int(tcfg["log_every"]) == 0 or step == total_steps):
                 hist.add(dict(last, time_s=round(time.time() - t_start, 1)))
-            if dd.main and val_data is not None and (
-                    step % int(tcfg["eval_every"]) == 0 or step == total_steps):
-                v = evaluate(loss_mod, val_data, int(cfg["data"]["val_clips"]),
-                             max(16, sampler.batch))
+            if (
+                dd.main
+                and val_data is not None
+                and (step % int(tcfg["eval_every"]) == 0 or step == total_steps)
+            ):
+                v = evaluate(
+                    loss_mod, val_data, int(cfg["data"]["val_clips"]), max(16, sampler.batch)
+                )
                 hist.add({"step": step, **v})
-                log(f"step {step}: loss {lv:.4f} (tf {last['tf_loss']:.4f} roll "
+                log(
+                    f"step {step}: loss {lv:.4f} (tf {last['tf_loss']:.4f} roll "
                     f"{last['rollout_loss']:.4f}) val {v['val_loss']:.4f} (tf "
-                    f"{v['val_tf_loss']:.4f} roll {v['val_rollout_loss']:.4f}) lr {lr:.2e}")
+                    f"{v['val_tf_loss']:.4f} roll {v['val_rollout_loss']:.4f}) lr {lr:.2e}"
+                )
                 hist.plot(run_dir / "loss.png", "AC predictor")
             if step % int(tcfg["ckpt_every"]) == 0 or step == total_steps:
                 save(step)
@@ -368,8 +435,15 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
     if dd.main and step >= total_steps and export_path(cfg):
         export(predictor, export_path(cfg))
         log(f"exported {export_path(cfg)}")
-    summary.update({"step": step, "losses": losses, "last": last,
-                    "wall_s": time.time() - t_start, "model": predictor})
+    summary.update(
+        {
+            "step": step,
+            "losses": losses,
+            "last": last,
+            "wall_s": time.time() - t_start,
+            "model": predictor,
+        }
+    )
     C.cleanup_distributed(dd)
     if log_f:
         log_f.close()
@@ -380,8 +454,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="vjepa2 train-ac", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=None, help="YAML config (configs/train_ac_tiny.yaml)")
     ap.add_argument("overrides", nargs="*", help="key.sub=value overrides")
-    ap.add_argument("--export-only", metavar="OUT", default=None,
-                    help="write the run's last checkpoint as a model file and exit")
+    ap.add_argument(
+        "--export-only",
+        metavar="OUT",
+        default=None,
+        help="write the run's last checkpoint as a model file and exit",
+    )
     args = ap.parse_args(argv)
     cfg = C.load_config(args.config, args.overrides, DEFAULTS)
     if args.export_only:
@@ -409,8 +487,14 @@ def _print_outputs(cfg: dict, summary: dict) -> None:
 
     run = Path(cfg["run_dir"])
     done = summary["stopped"] == "done" and export_path(cfg)
-    outputs("train-ac", run_dir=run, checkpoint=run / "ckpt_last.pt", log=run / "log.txt",
-            loss_plot=run / "loss.png", **({"weights": export_path(cfg)} if done else {}))
+    outputs(
+        "train-ac",
+        run_dir=run,
+        checkpoint=run / "ckpt_last.pt",
+        log=run / "log.txt",
+        loss_plot=run / "loss.png",
+        **({"weights": export_path(cfg)} if done else {}),
+    )
 
 
 if __name__ == "__main__":

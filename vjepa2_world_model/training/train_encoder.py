@@ -41,17 +41,37 @@ DEFAULTS: dict[str, Any] = {
         "split_seed": 0,
         "val_batches": 4,
     },
-    "model": {"encoder": "vit_tiny", "encoder_overrides": {},
-              "predictor": {"dim": 96, "depth": 4, "heads": 3}},
-    "masks": {"generators": [{"num_blocks": 8, "scale": 0.15},
-                             {"num_blocks": 2, "scale": 0.7}],
-              "aspect_ratio": [0.75, 1.5]},
-    "optimizer": {"lr": 5e-4, "start_lr": 1e-4, "final_lr": 1e-5, "warmup_steps": 0.1,
-                  "decay_steps": 0.15, "weight_decay": 0.04, "betas": [0.9, 0.999]},
+    "model": {
+        "encoder": "vit_tiny",
+        "encoder_overrides": {},
+        "predictor": {"dim": 96, "depth": 4, "heads": 3},
+    },
+    "masks": {
+        "generators": [{"num_blocks": 8, "scale": 0.15}, {"num_blocks": 2, "scale": 0.7}],
+        "aspect_ratio": [0.75, 1.5],
+    },
+    "optimizer": {
+        "lr": 5e-4,
+        "start_lr": 1e-4,
+        "final_lr": 1e-5,
+        "warmup_steps": 0.1,
+        "decay_steps": 0.15,
+        "weight_decay": 0.04,
+        "betas": [0.9, 0.999],
+    },
     "ema": 0.998,
-    "train": {"steps": 2000, "batch_size": 32, "seed": 0, "grad_clip": 1.0,
-              "log_every": 10, "eval_every": 200, "ckpt_every": 100, "max_minutes": 0,
-              "resume": True, "progress": True},
+    "train": {
+        "steps": 2000,
+        "batch_size": 32,
+        "seed": 0,
+        "grad_clip": 1.0,
+        "log_every": 10,
+        "eval_every": 200,
+        "ckpt_every": 100,
+        "max_minutes": 0,
+        "resume": True,
+        "progress": True,
+    },
     "export": {"path": None},  # None = RUN_DIR/encoder.safetensors; "" = no export
 }
 
@@ -67,13 +87,15 @@ def _mask_generators(cfg: dict, grid: tuple[int, int, int]) -> list[Any]:
     from vjepa2_world_model.models import masks as M
 
     ar = tuple(cfg["masks"].get("aspect_ratio", (0.75, 1.5)))
-    return [M.MultiBlockMaskGenerator(grid=grid, num_blocks=int(g["num_blocks"]),
-                                      scale=float(g["scale"]), aspect_ratio=ar)
-            for g in cfg["masks"]["generators"]]
+    return [
+        M.MultiBlockMaskGenerator(
+            grid=grid, num_blocks=int(g["num_blocks"]), scale=float(g["scale"]), aspect_ratio=ar
+        )
+        for g in cfg["masks"]["generators"]
+    ]
 
 
-def sample_masks(gen: Any, n: int, seed: int, step: int, g: int
-                 ) -> tuple[Tensor, Tensor]:
+def sample_masks(gen: Any, n: int, seed: int, step: int, g: int) -> tuple[Tensor, Tensor]:
     """Masks for ``n`` samples of global batch ``step`` (deterministic), trimmed to equal
     sizes: (context (n,K), target (n,M)) long tensors of token indices."""
     ctx, tgt = [], []
@@ -103,8 +125,9 @@ def preprocess_frames(frames: np.ndarray, img_size: int, crop_ratio: float) -> n
 
     out = []
     for i in range(0, len(frames), 64):
-        x = preprocess_images(torch.from_numpy(np.ascontiguousarray(frames[i:i + 64])),
-                              img_size, crop_ratio)
+        x = preprocess_images(
+            torch.from_numpy(np.ascontiguousarray(frames[i : i + 64])), img_size, crop_ratio
+        )
         out.append(x.float().numpy().astype(np.float16))
     return np.concatenate(out)
 
@@ -129,7 +152,7 @@ class FrameData:
         clips = []
         for i in idx:
             e, t = self.index[int(i)]
-            x = np.asarray(self.arrays[e][t:t + self.fpc * self.stride:self.stride])
+            x = np.asarray(self.arrays[e][t : t + self.fpc * self.stride : self.stride])
             clips.append(torch.from_numpy(x.astype(np.float32)).permute(1, 0, 2, 3))
         clip = torch.stack(clips)
         if self.fpc == 1:
@@ -137,8 +160,9 @@ class FrameData:
         return clip
 
 
-def build_frame_cache(episodes: list[Path], out_dir: Path, img_size: int, crop_ratio: float,
-                      log: Any = print) -> list[Path]:
+def build_frame_cache(
+    episodes: list[Path], out_dir: Path, img_size: int, crop_ratio: float, log: Any = print
+) -> list[Path]:
     """Preprocess each episode's frames once (resumable)."""
     from vjepa2_world_model.data.bags import read_episode
 
@@ -172,8 +196,12 @@ class JEPA(nn.Module):
         for p in self.target.parameters():
             p.requires_grad_(False)
 
-    def forward(self, clip: Tensor, masks: list[tuple[Tensor, Tensor]],
-                grid: tuple[int, int, int] | None = None) -> Tensor:
+    def forward(
+        self,
+        clip: Tensor,
+        masks: list[tuple[Tensor, Tensor]],
+        grid: tuple[int, int, int] | None = None,
+    ) -> Tensor:
         with torch.no_grad():
             h = layer_norm(self.target(clip))
         losses = []
@@ -196,15 +224,20 @@ def build_models(cfg: dict) -> tuple[nn.Module, nn.Module]:
 
     m = cfg["model"]
     if m["encoder"] not in ENCODER_CONFIGS:
-        raise ValueError(f"unknown encoder config {m['encoder']!r}; known: "
-                         f"{sorted(ENCODER_CONFIGS)}")
+        raise ValueError(
+            f"unknown encoder config {m['encoder']!r}; known: {sorted(ENCODER_CONFIGS)}"
+        )
     ecfg = ENCODER_CONFIGS[m["encoder"]]
     if m.get("encoder_overrides"):
         ecfg = dataclasses.replace(ecfg, **m["encoder_overrides"])
     enc = VisionTransformer(ecfg)
-    pcfg = MaskPredictorConfig(enc_dim=ecfg.dim, img_size=ecfg.img_size, patch=ecfg.patch,
-                               num_mask_tokens=len(cfg["masks"]["generators"]),
-                               **m["predictor"])
+    pcfg = MaskPredictorConfig(
+        enc_dim=ecfg.dim,
+        img_size=ecfg.img_size,
+        patch=ecfg.patch,
+        num_mask_tokens=len(cfg["masks"]["generators"]),
+        **m["predictor"],
+    )
     return enc, MaskPredictor(pcfg)
 
 
@@ -285,18 +318,27 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
         model = nn.parallel.DistributedDataParallel(jepa)
     n_enc = sum(p.numel() for p in encoder.parameters())
     n_pred = sum(p.numel() for p in predictor.parameters())
-    log(f"encoder {cfg['model']['encoder']} {n_enc / 1e6:.2f}M + predictor "
+    log(
+        f"encoder {cfg['model']['encoder']} {n_enc / 1e6:.2f}M + predictor "
         f"{n_pred / 1e6:.2f}M params, token grid {grid}, steps {step}->{total_steps}, "
-        f"global batch {sampler.batch}, world {dd.world}")
+        f"global batch {sampler.batch}, world {dd.world}"
+    )
     ema = float(cfg.get("ema", 0.998))
 
     def save(step_: int) -> None:
         if dd.main:
-            C.save_checkpoint(ckpt, {"encoder": encoder.state_dict(),
-                                     "predictor": predictor.state_dict(),
-                                     "target": target.state_dict(),
-                                     "optimizer": opt.state_dict(), "step": step_,
-                                     "rng": C.rng_state(), "config": json.dumps(cfg)})
+            C.save_checkpoint(
+                ckpt,
+                {
+                    "encoder": encoder.state_dict(),
+                    "predictor": predictor.state_dict(),
+                    "target": target.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "step": step_,
+                    "rng": C.rng_state(),
+                    "config": json.dumps(cfg),
+                },
+            )
 
     def masks_for(step_: int, n: int, sl: slice) -> list[tuple[Tensor, Tensor]]:
         out = []
@@ -313,7 +355,7 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
         jepa.eval()
         with torch.no_grad():
             for k in range(0, len(idx), b):
-                bi = idx[k:k + b]
+                bi = idx[k : k + b]
                 ms = masks_for(10**9 + k, len(bi), slice(None))  # fixed val masks
                 tot += float(jepa(val_data.get(bi), ms, grid)) * len(bi)
                 cnt += len(bi)
@@ -327,8 +369,14 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
     if dd.main and tcfg.get("progress", True):
         from tqdm import tqdm
 
-        pbar = tqdm(total=total_steps, initial=step, desc="train-encoder", mininterval=10,
-                    file=sys.stderr, ncols=100)
+        pbar = tqdm(
+            total=total_steps,
+            initial=step,
+            desc="train-encoder",
+            mininterval=10,
+            file=sys.stderr,
+            ncols=100,
+        )
     summary: dict = {"stopped": "done"}
     last: dict = {}
     try:
@@ -344,8 +392,10 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tcfg.get("grad_clip"):
-                nn.utils.clip_grad_norm_(list(encoder.parameters()) + list(predictor.parameters()),
-                                         float(tcfg["grad_clip"]))
+                nn.utils.clip_grad_norm_(
+                    list(encoder.parameters()) + list(predictor.parameters()),
+                    float(tcfg["grad_clip"]),
+                )
             opt.step()
             jepa.ema_update(ema)
             step += 1
@@ -356,8 +406,11 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
                 pbar.set_postfix(loss=f"{lv:.4f}", refresh=False)
             if dd.main and (step % int(tcfg["log_every"]) == 0 or step == total_steps):
                 hist.add(dict(last, time_s=round(time.time() - t_start, 1)))
-            if dd.main and val_data is not None and (
-                    step % int(tcfg["eval_every"]) == 0 or step == total_steps):
+            if (
+                dd.main
+                and val_data is not None
+                and (step % int(tcfg["eval_every"]) == 0 or step == total_steps)
+            ):
                 v = evaluate()
                 hist.add({"step": step, "val_loss": v})
                 log(f"step {step}: loss {lv:.4f} val {v:.4f} lr {lr:.2e}")
@@ -384,9 +437,17 @@ def train(cfg: dict, data_override: tuple | None = None) -> dict:
     if dd.main and step >= total_steps and export_path(cfg):
         export_encoder(target, export_path(cfg))
         log(f"exported target encoder to {export_path(cfg)}")
-    summary.update({"step": step, "losses": losses, "last": last,
-                    "wall_s": time.time() - t_start, "encoder": encoder, "target": target,
-                    "predictor": predictor})
+    summary.update(
+        {
+            "step": step,
+            "losses": losses,
+            "last": last,
+            "wall_s": time.time() - t_start,
+            "encoder": encoder,
+            "target": target,
+            "predictor": predictor,
+        }
+    )
     C.cleanup_distributed(dd)
     if log_f:
         log_f.close()
@@ -410,8 +471,7 @@ def export_encoder(encoder: nn.Module, path: str | Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="vjepa2 train-encoder",
-                                 description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="vjepa2 train-encoder", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=None, help="YAML config")
     ap.add_argument("overrides", nargs="*", help="key.sub=value overrides")
     args = ap.parse_args(argv)
@@ -431,8 +491,14 @@ def _print_outputs(cfg: dict, summary: dict) -> None:
 
     run = Path(cfg["run_dir"])
     done = summary["stopped"] == "done" and export_path(cfg)
-    outputs("train-encoder", run_dir=run, checkpoint=run / "ckpt_last.pt", log=run / "log.txt",
-            loss_plot=run / "loss.png", **({"weights": export_path(cfg)} if done else {}))
+    outputs(
+        "train-encoder",
+        run_dir=run,
+        checkpoint=run / "ckpt_last.pt",
+        log=run / "log.txt",
+        loss_plot=run / "loss.png",
+        **({"weights": export_path(cfg)} if done else {}),
+    )
 
 
 if __name__ == "__main__":

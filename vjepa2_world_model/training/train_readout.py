@@ -23,9 +23,9 @@ import torch
 from vjepa2_world_model.models.readout import ANGLES, ReadoutConfig, StateReadout, state_difference
 
 
-def load_split(cache_dir: Path, val_frac: float, seed: int
-               ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor],
-                          list[str]]:
+def load_split(
+    cache_dir: Path, val_frac: float, seed: int
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor], list[str]]:
     """((train features, states), (val features, states), val episode names)."""
     from vjepa2_world_model.data.feature_cache import load_cache
 
@@ -46,24 +46,34 @@ def load_split(cache_dir: Path, val_frac: float, seed: int
     return train, stack(val_names), val_names
 
 
-def errors(model: StateReadout, feats: torch.Tensor, states: torch.Tensor,
-           batch: int = 256) -> dict[str, float]:
+def errors(
+    model: StateReadout, feats: torch.Tensor, states: torch.Tensor, batch: int = 256
+) -> dict[str, float]:
     """Mean absolute errors: xyz (cm, and the 3-D distance), angles (deg), gripper."""
     if len(feats) == 0:
         return {}
     with torch.no_grad():
-        pred = torch.cat([model(feats[i:i + batch].float()) for i in range(0, len(feats),
-                                                                             batch)])
+        pred = torch.cat([model(feats[i : i + batch].float()) for i in range(0, len(feats), batch)])
     d = state_difference(pred, states).abs()
-    return {"xyz_cm": float(d[:, :3].mean() * 100),
-            "xyz_dist_cm": float(torch.linalg.vector_norm(pred[:, :3] - states[:, :3],
-                                                          dim=-1).mean() * 100),
-            "angle_deg": float(torch.rad2deg(d[:, ANGLES]).mean()),
-            "gripper": float(d[:, 6].mean())}
+    return {
+        "xyz_cm": float(d[:, :3].mean() * 100),
+        "xyz_dist_cm": float(
+            torch.linalg.vector_norm(pred[:, :3] - states[:, :3], dim=-1).mean() * 100
+        ),
+        "angle_deg": float(torch.rad2deg(d[:, ANGLES]).mean()),
+        "gripper": float(d[:, 6].mean()),
+    }
 
 
-def train(train_set: tuple[torch.Tensor, torch.Tensor], cfg: ReadoutConfig, steps: int,
-          batch: int, lr: float, seed: int, log_every: int = 100) -> StateReadout:
+def train(
+    train_set: tuple[torch.Tensor, torch.Tensor],
+    cfg: ReadoutConfig,
+    steps: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    log_every: int = 100,
+) -> StateReadout:
     """Fit a readout head on (features (M, N, E), states (M, 7))."""
     feats, states = train_set
     if len(feats) == 0:
@@ -86,8 +96,10 @@ def train(train_set: tuple[torch.Tensor, torch.Tensor], cfg: ReadoutConfig, step
         opt.step()
         sched.step()
         if log_every and (step % log_every == 0 or step == steps):
-            print(f"[readout] step {step}/{steps} loss {loss.item():.4f} "
-                  f"({time.time() - t0:.0f} s)", flush=True)
+            print(
+                f"[readout] step {step}/{steps} loss {loss.item():.4f} ({time.time() - t0:.0f} s)",
+                flush=True,
+            )
     return model.eval()
 
 
@@ -95,8 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     """``vjepa2 train-readout (--cache-dir DIR | --encoder FILE [--cache-root DIR])``."""
     ap = argparse.ArgumentParser(prog="vjepa2 train-readout", description=__doc__.split("\n")[0])
     ap.add_argument("--cache-dir", default=None, help="feature cache dir of one encoder")
-    ap.add_argument("--encoder", default="weights/sim_tiny/encoder.safetensors",
-                    help="find the cache dir of this encoder under --cache-root")
+    ap.add_argument(
+        "--encoder",
+        default="weights/sim_tiny/encoder.safetensors",
+        help="find the cache dir of this encoder under --cache-root",
+    )
     ap.add_argument("--cache-root", default="data/features")
     ap.add_argument("--out", default="weights/sim_tiny/readout.safetensors")
     ap.add_argument("--steps", type=int, default=3000)
@@ -118,16 +133,29 @@ def main(argv: list[str] | None = None) -> int:
     (tr, va, val_names) = load_split(cache_dir, ns.val_frac, ns.seed)
     if tr[0].dim() != 3:
         raise ValueError(f"features must be (T, N, E), got {tuple(tr[0].shape)}")
-    cfg = ReadoutConfig(embed_dim=int(tr[0].shape[2]), num_tokens=int(tr[0].shape[1]),
-                        heads=ns.heads, hidden=ns.hidden)
-    print(f"[readout] {len(tr[0])} train / {len(va[0])} val frames from {cache_dir} "
-          f"({len(val_names)} val episodes)", flush=True)
+    cfg = ReadoutConfig(
+        embed_dim=int(tr[0].shape[2]),
+        num_tokens=int(tr[0].shape[1]),
+        heads=ns.heads,
+        hidden=ns.hidden,
+    )
+    print(
+        f"[readout] {len(tr[0])} train / {len(va[0])} val frames from {cache_dir} "
+        f"({len(val_names)} val episodes)",
+        flush=True,
+    )
     t0 = time.time()
     model = train(tr, cfg, ns.steps, ns.batch, ns.lr, ns.seed)
-    figures: dict[str, Any] = {"val": errors(model, *va), "train": errors(model, *tr),
-                               "train_frames": len(tr[0]), "val_frames": len(va[0]),
-                               "val_episodes": val_names, "steps": ns.steps,
-                               "minutes": (time.time() - t0) / 60, "cache_dir": str(cache_dir)}
+    figures: dict[str, Any] = {
+        "val": errors(model, *va),
+        "train": errors(model, *tr),
+        "train_frames": len(tr[0]),
+        "val_frames": len(va[0]),
+        "val_episodes": val_names,
+        "steps": ns.steps,
+        "minutes": (time.time() - t0) / 60,
+        "cache_dir": str(cache_dir),
+    }
     from vjepa2_world_model.checkpoints import save_model
 
     out = Path(ns.out)

@@ -46,8 +46,14 @@ def _fit(img: np.ndarray, tile: int) -> np.ndarray:
     return img
 
 
-def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float = 0.45,
-          color: tuple[int, int, int] = _FG) -> None:
+def _text(
+    canvas: np.ndarray,
+    text: str,
+    x: int,
+    y: int,
+    scale: float = 0.45,
+    color: tuple[int, int, int] = _FG,
+) -> None:
     cv2.putText(canvas, text, (x, y), _FONT, scale, color, 1, cv2.LINE_AA)
 
 
@@ -63,16 +69,17 @@ def gripper_word(dg: float) -> str:
 def overlay_lines(f: EpisodeFrame) -> list[str]:
     """The text written under the images."""
     head = f.label or f"step {f.step + 1}"
-    goal = f"sub-goal {f.goal_index + 1}/{f.num_goals}" + (f" {f.goal_name}" if f.goal_name
-                                                            else "")
+    goal = f"sub-goal {f.goal_index + 1}/{f.num_goals}" + (f" {f.goal_name}" if f.goal_name else "")
     energy = "" if np.isnan(f.energy) else f"   energy {f.energy:.4f}"
     lines = [f"{head}   {goal}{energy}"]
     if f.action is None:
         lines += ["no command (scene after the last motion)", ""]
     else:
         a = np.asarray(f.action, float)
-        lines.append(f"delta  dx {100 * a[0]:+.1f}  dy {100 * a[1]:+.1f}  dz {100 * a[2]:+.1f} cm"
-                     f"   |rot| {np.degrees(np.linalg.norm(a[3:6])):.1f} deg")
+        lines.append(
+            f"delta  dx {100 * a[0]:+.1f}  dy {100 * a[1]:+.1f}  dz {100 * a[2]:+.1f} cm"
+            f"   |rot| {np.degrees(np.linalg.norm(a[3:6])):.1f} deg"
+        )
         lines.append(f"gripper {gripper_word(float(a[6]))}")
     return lines
 
@@ -81,11 +88,15 @@ def compose_frame(f: EpisodeFrame, tile: int = 256) -> np.ndarray:
     """(H, W, 3) uint8 RGB: camera | goal, labels above, overlay text below."""
     w, h = frame_size(tile)
     canvas = np.full((h, w, 3), _BG, np.uint8)
-    canvas[HEADER_PX:HEADER_PX + tile, :tile] = _fit(f.rgb, tile)
-    canvas[HEADER_PX:HEADER_PX + tile, tile:] = _fit(f.goal_rgb, tile)
+    canvas[HEADER_PX : HEADER_PX + tile, :tile] = _fit(f.rgb, tile)
+    canvas[HEADER_PX : HEADER_PX + tile, tile:] = _fit(f.goal_rgb, tile)
     _text(canvas, "camera (planner input)" if f.action is not None else "camera", 6, 16)
-    _text(canvas, f"goal {f.goal_index + 1}/{f.num_goals}" +
-          (f": {f.goal_name}" if f.goal_name else ""), tile + 6, 16)
+    _text(
+        canvas,
+        f"goal {f.goal_index + 1}/{f.num_goals}" + (f": {f.goal_name}" if f.goal_name else ""),
+        tile + 6,
+        16,
+    )
     cv2.line(canvas, (tile, HEADER_PX), (tile, HEADER_PX + tile - 1), _BG, 2)
     y0 = HEADER_PX + tile
     for k, line in enumerate(overlay_lines(f)):

@@ -39,8 +39,14 @@ def _imageio_h264(frames: list[np.ndarray], path: Path, fps: float) -> bool:
     h, w = frames[0].shape[:2]
     try:
         writer = imageio_ffmpeg.write_frames(
-            str(path), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-            macro_block_size=1, output_params=["-movflags", "+faststart"])
+            str(path),
+            (w, h),
+            fps=fps,
+            codec="libx264",
+            pix_fmt_out="yuv420p",
+            macro_block_size=1,
+            output_params=["-movflags", "+faststart"],
+        )
         writer.send(None)
         for f in frames:
             writer.send(np.ascontiguousarray(f))
@@ -87,9 +93,14 @@ def _animated(frames: list[np.ndarray], path: Path, fps: float) -> bool:
     from PIL import Image
 
     imgs = [Image.fromarray(f) for f in frames]
-    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(1000 / fps),
-                 loop=0, **({"lossless": False, "quality": 80} if path.suffix == ".webp"
-                            else {}))
+    imgs[0].save(
+        path,
+        save_all=True,
+        append_images=imgs[1:],
+        duration=int(1000 / fps),
+        loop=0,
+        **({"lossless": False, "quality": 80} if path.suffix == ".webp" else {}),
+    )
     return path.is_file()
 
 
@@ -161,15 +172,20 @@ def read_video(path: str | Path) -> list[np.ndarray]:
     return frames
 
 
-def write_episode_video(frames: list[EpisodeFrame], stem: str | Path, fps: float = 2.0,
-                        tile: int = 256) -> Path:
+def write_episode_video(
+    frames: list[EpisodeFrame], stem: str | Path, fps: float = 2.0, tile: int = 256
+) -> Path:
     """Compose the overlay for every step and write the video."""
     return write_video([compose_frame(f, tile) for f in frames], stem, fps)
 
 
-def write_filmstrip(frames: list[EpisodeFrame], path: str | Path, thumb: int = 112,
-                    goal_images: list[np.ndarray] | None = None,
-                    goal_names: list[str] | None = None) -> Path:
+def write_filmstrip(
+    frames: list[EpisodeFrame],
+    path: str | Path,
+    thumb: int = 112,
+    goal_images: list[np.ndarray] | None = None,
+    goal_names: list[str] | None = None,
+) -> Path:
     """PNG: a row with the camera frame of every step (labelled with step and energy)
     above a row with the goal images, each goal under the steps that aimed at it."""
     from vjepa2_world_model.viz.overlay import _fit, _text
@@ -185,7 +201,7 @@ def write_filmstrip(frames: list[EpisodeFrame], path: str | Path, thumb: int = 1
     canvas = np.full((height, width, 3), 255, np.uint8)
     for k, f in enumerate(frames):
         x = gap + k * cell
-        canvas[label_px + gap:label_px + gap + thumb, x:x + thumb] = _fit(f.rgb, thumb)
+        canvas[label_px + gap : label_px + gap + thumb, x : x + thumb] = _fit(f.rgb, thumb)
         txt = f.label or f"{f.step + 1}"
         if not np.isnan(f.energy):
             txt += f" E{f.energy:.3f}"
@@ -195,8 +211,11 @@ def write_filmstrip(frames: list[EpisodeFrame], path: str | Path, thumb: int = 1
     goals = goal_images if goal_images is not None else [None] * num_goals
     for g in range(num_goals):
         idx = [k for k, f in enumerate(frames) if f.goal_index == g]
-        img = goals[g] if g < len(goals) and goals[g] is not None else (
-            frames[idx[0]].goal_rgb if idx else None)
+        img = (
+            goals[g]
+            if g < len(goals) and goals[g] is not None
+            else (frames[idx[0]].goal_rgb if idx else None)
+        )
         if img is None:
             continue
         if idx:
@@ -205,14 +224,23 @@ def write_filmstrip(frames: list[EpisodeFrame], path: str | Path, thumb: int = 1
             x0 = x1 = gap + (n - 1) * cell + thumb
         x = int(np.clip((x0 + x1) // 2 - thumb // 2, gap, width - thumb - gap))
         y = 2 * label_px + thumb + 2 * gap
-        canvas[y:y + thumb, x:x + thumb] = _fit(img, thumb)
+        canvas[y : y + thumb, x : x + thumb] = _fit(img, thumb)
         if idx and x1 - x0 > thumb:  # bracket over the steps this goal covers
             yb = y - label_px + 3
-            canvas[yb:yb + 2, x0:x1] = (90, 90, 90)
-        name = (goal_names[g] if goal_names and g < len(goal_names) else
-                next((frames[k].goal_name for k in idx), ""))
-        _text(canvas, f"goal {g + 1}" + (f": {name}" if name else ""), x + 2, y - 4, 0.38,
-              (20, 20, 20))
+            canvas[yb : yb + 2, x0:x1] = (90, 90, 90)
+        name = (
+            goal_names[g]
+            if goal_names and g < len(goal_names)
+            else next((frames[k].goal_name for k in idx), "")
+        )
+        _text(
+            canvas,
+            f"goal {g + 1}" + (f": {name}" if name else ""),
+            x + 2,
+            y - 4,
+            0.38,
+            (20, 20, 20),
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
