@@ -194,3 +194,11 @@ def test_node_package_holds_nodes_and_the_logic_lives_below() -> None:
         "dataclasses",
         "typing",
     }, used
+
+
+def test_integration_module_list_names_existing_files() -> None:
+    """tests/conftest.py's integration list: every entry is a test file that exists."""
+    from conftest import INTEGRATION_MODULES
+
+    missing = sorted(m for m in INTEGRATION_MODULES if not (ROOT / "tests" / m).is_file())
+    assert not missing, missing
