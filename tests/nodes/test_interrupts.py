@@ -1,41 +1,64 @@
-"""SIGTERM/SIGINT become KeyboardInterrupt; an ignored SIGINT stays ignored unless overridden."""
+"""SIGTERM/SIGINT become KeyboardInterrupt; an ignored SIGINT stays ignored unless overridden.
+
+Each case runs in a fresh interpreter: in the test process an earlier module's rclpy
+context installs its own SIGINT handling, which would make the result depend on test order.
+"""
 
 from __future__ import annotations
 
-import os
 import signal
-import time
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
+from .rosproc import REPO
+
+PRELUDE = """
+import os, signal, time
 from vjepa2_planner_node.interrupts import interrupt_on_signals
 
-
-@pytest.fixture(autouse=True)
-def restore_handlers():
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for s, h in saved.items():
-        signal.signal(s, h)
-
-
-def _deliver(sig: int) -> None:
+def deliver(sig):
     os.kill(os.getpid(), sig)
-    time.sleep(0.05)  # the handler runs in the main thread between bytecodes
+    time.sleep(0.5)  # the handler runs in the main thread between bytecodes
+"""
+
+
+def _run(body: str) -> str:
+    code = PRELUDE + textwrap.dedent(body)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout.strip()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_raises_keyboard_interrupt(sig: int) -> None:
-    assert interrupt_on_signals()
-    with pytest.raises(KeyboardInterrupt, match=f"signal {int(sig)}"):
-        _deliver(sig)
+    got = _run(f"""
+        assert interrupt_on_signals()
+        try:
+            deliver({int(sig)})
+            print("no interrupt")
+        except KeyboardInterrupt as e:
+            print("interrupt:", e)
+    """)
+    assert got == f"interrupt: signal {int(sig)}", got
 
 
 def test_ignored_sigint_is_kept_unless_overridden() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    interrupt_on_signals()
-    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-    _deliver(signal.SIGINT)  # ignored: nothing raised
-    interrupt_on_signals(override_ignored_sigint=True)
-    with pytest.raises(KeyboardInterrupt):
-        _deliver(signal.SIGINT)
+    got = _run("""
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        interrupt_on_signals()
+        print("kept" if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else "replaced")
+        deliver(signal.SIGINT)  # ignored: nothing raised
+        print("survived")
+        interrupt_on_signals(override_ignored_sigint=True)
+        try:
+            deliver(signal.SIGINT)
+            print("no interrupt")
+        except KeyboardInterrupt:
+            print("interrupt")
+    """)
+    assert got.split() == ["kept", "survived", "interrupt"], got
