@@ -1,7 +1,9 @@
 """SIGTERM/SIGINT become KeyboardInterrupt; an ignored SIGINT stays ignored unless overridden.
 
-Each case runs in a fresh interpreter: in the test process an earlier module's rclpy
-context installs its own SIGINT handling, which would make the result depend on test order.
+Each case runs in a fresh interpreter that starts with Python's own SIGINT handler: a test
+run started in the background (``cmd &``, nohup, some CI runners) inherits an *ignored*
+SIGINT, which interrupt_on_signals deliberately keeps, and the test process's rclpy context
+installs its own handling.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def _run(body: str) -> str:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_raises_keyboard_interrupt(sig: int) -> None:
     got = _run(f"""
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal start has it
         assert interrupt_on_signals()
         try:
             deliver({int(sig)})
